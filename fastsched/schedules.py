@@ -1,0 +1,378 @@
+"""The schedule registry: names, parameters with their defaults, validation, and packing into the kernels' table.
+
+Validation happens here, once, for every entry point (bulk API, torch schedulers, CLI); the kernels trust
+what this module packs. Every error names the parameter it is about.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .kernels import formulas as f
+
+# Counts and steps are carried as float64 in the kernels: integers are exact below 2**53.
+MAX_STEP = 2**53 - 1
+
+REQUIRED = object()  # default of a parameter that has none
+
+
+class SchedulerType(str, enum.Enum):
+    """transformers' SchedulerType values; the first ten are precomputable, the last two follow a metric."""
+
+    LINEAR = "linear"
+    COSINE = "cosine"
+    COSINE_WITH_RESTARTS = "cosine_with_restarts"
+    POLYNOMIAL = "polynomial"
+    CONSTANT = "constant"
+    CONSTANT_WITH_WARMUP = "constant_with_warmup"
+    INVERSE_SQRT = "inverse_sqrt"
+    REDUCE_ON_PLATEAU = "reduce_lr_on_plateau"
+    COSINE_WITH_MIN_LR = "cosine_with_min_lr"
+    COSINE_WARMUP_WITH_MIN_LR = "cosine_warmup_with_min_lr"
+    WARMUP_STABLE_DECAY = "warmup_stable_decay"
+    GREEDY = "greedy"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+METRIC_DRIVEN = frozenset({SchedulerType.REDUCE_ON_PLATEAU.value, SchedulerType.GREEDY.value})
+SHAPES = {"linear": f.SHAPE_LINEAR, "cosine": f.SHAPE_COSINE, "1-sqrt": f.SHAPE_1_SQRT}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One keyword parameter of a schedule, named as transformers names it."""
+
+    name: str
+    kind: str  # "count" (integer >= 0), "float" (finite >= 0, or any finite when signed) or "choice"
+    default: Any = REQUIRED
+    help: str = ""
+    signed: bool = False  # a float parameter that may be negative
+    positive: bool = False  # a count that must be >= 1
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    code: int
+    parameters: tuple[Parameter, ...]
+    summary: str
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    def parameter(self, name: str) -> Parameter:
+        return next(p for p in self.parameters if p.name == name)
+
+
+_W = Parameter("num_warmup_steps", "count", help="steps of linear warmup from 0")
+_T = Parameter("num_training_steps", "count", help="total number of training steps")
+_HALF_CYCLE = Parameter("num_cycles", "float", 0.5, "number of cosine waves (0.5: one half-cosine down to 0)")
+_MIN_LR = Parameter("min_lr", "float", None, "lr at the bottom of the cosine (absolute; one of min_lr, min_lr_rate)")
+_MIN_LR_RATE = Parameter("min_lr_rate", "float", None, "lr at the bottom of the cosine as a fraction of base_lr")
+
+SCHEDULES: dict[str, Schedule] = {
+    s.name: s
+    for s in (
+        Schedule("constant", f.CONSTANT, (), "the optimizer's lr at every step"),
+        Schedule("constant_with_warmup", f.CONSTANT_WITH_WARMUP, (_W,), "linear warmup, then constant"),
+        Schedule("linear", f.LINEAR, (_W, _T), "linear warmup, then linear decay to 0 at num_training_steps"),
+        Schedule("cosine", f.COSINE, (_W, _T, _HALF_CYCLE), "linear warmup, then cosine decay"),
+        Schedule(
+            "cosine_with_restarts",
+            f.COSINE_WITH_RESTARTS,
+            (_W, _T, Parameter("num_cycles", "float", 1, "number of hard restarts")),
+            "linear warmup, then num_cycles cosine decays, each restarting from the base lr",
+        ),
+        Schedule(
+            "polynomial",
+            f.POLYNOMIAL,
+            (
+                _W,
+                _T,
+                Parameter("lr_end", "float", 1e-7, "final lr (absolute, below base_lr)"),
+                Parameter("power", "float", 1.0, "power of the polynomial decay"),
+            ),
+            "linear warmup, then polynomial decay from base_lr to lr_end",
+        ),
+        Schedule(
+            "inverse_sqrt",
+            f.INVERSE_SQRT,
+            (
+                _W,
+                Parameter(
+                    "timescale", "count", None, "time scale (default num_warmup_steps, or 10000 if 0)", positive=True
+                ),
+            ),
+            "linear warmup, then decay as 1/sqrt(step / timescale)",
+        ),
+        Schedule(
+            "cosine_with_min_lr",
+            f.COSINE_WITH_MIN_LR,
+            (_W, _T, _HALF_CYCLE, _MIN_LR, _MIN_LR_RATE),
+            "linear warmup, then cosine decay to min_lr",
+        ),
+        Schedule(
+            "cosine_warmup_with_min_lr",
+            f.COSINE_WARMUP_WITH_MIN_LR,
+            (
+                _W,
+                _T,
+                _HALF_CYCLE,
+                _MIN_LR,
+                _MIN_LR_RATE,
+                Parameter("warmup_lr_rate", "float", None, "first warmup lr as a fraction (default: warmup from 1/W)"),
+            ),
+            "warmup counted from step 1 (or from warmup_lr_rate), then cosine decay to min_lr",
+        ),
+        Schedule(
+            "warmup_stable_decay",
+            f.WARMUP_STABLE_DECAY,
+            (
+                _W,
+                Parameter("num_decay_steps", "count", help="steps of the decay phase"),
+                Parameter("num_training_steps", "count", None, "warmup + stable + decay steps"),
+                Parameter("num_stable_steps", "count", None, "stable-phase steps (wins over num_training_steps)"),
+                Parameter("warmup_type", "choice", "linear", "linear, cosine or 1-sqrt"),
+                Parameter("decay_type", "choice", "cosine", "linear, cosine or 1-sqrt"),
+                Parameter("min_lr_ratio", "float", 0.0, "lr at the start of warmup and end of decay, as a fraction"),
+                _HALF_CYCLE,
+            ),
+            "warmup, a stable phase at base_lr, then decay to min_lr_ratio",
+        ),
+    )
+}
+
+
+def schedule_names() -> list[str]:
+    """The precomputable schedules' names, as transformers' SchedulerType values."""
+    return list(SCHEDULES)
+
+
+def canonical_name(name: Any) -> str:
+    """A schedule's name from a str, fastsched's SchedulerType or transformers' SchedulerType."""
+    value = name.value if isinstance(name, enum.Enum) else name
+    if not isinstance(value, str):
+        raise TypeError(f"`name` must be a str or a SchedulerType, got {type(name).__name__}")
+    if value in SCHEDULES or value in METRIC_DRIVEN:
+        return value
+    valid = ", ".join(repr(t.value) for t in SchedulerType)
+    raise ValueError(f"{value!r} is not a valid SchedulerType, please select one of {valid}")
+
+
+def get_schedule(name: Any) -> Schedule:
+    """The precomputable schedule called `name`; metric-driven ones are refused with a pointer to get_scheduler."""
+    value = canonical_name(name)
+    if value in METRIC_DRIVEN:
+        raise ValueError(
+            f"`name` {value!r} follows a metric and has no precomputable values; "
+            f"use fastsched.get_scheduler({value!r}, optimizer) instead. "
+            f"Precomputable schedules: {', '.join(SCHEDULES)}"
+        )
+    return SCHEDULES[value]
+
+
+@dataclass
+class PackedTable:
+    """The kernels' input: a schedule code, a parameter row and a base lr per config."""
+
+    codes: np.ndarray  # (n,) int64
+    params: np.ndarray  # (n, NUM_COLUMNS) float64
+    base_lrs: np.ndarray  # (n,) float64
+    configs: dict[str, np.ndarray]  # the validated user parameters, broadcast to (n,), for reporting
+
+    @property
+    def num_configs(self) -> int:
+        return self.codes.shape[0]
+
+
+def _as_numeric(name: str, value: Any, allow_array: bool) -> np.ndarray:
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"`{name}` must be a number, got the string {value!r}")
+    try:
+        arr = np.asarray(value)
+    except ValueError as exc:  # ragged nested sequences
+        raise ValueError(f"`{name}` must be a scalar or a 1-D array; got a ragged sequence ({exc})") from None
+    if arr.dtype == object:
+        raise ValueError(f"`{name}` must be a scalar or a 1-D array of numbers; got {value!r:.80}")
+    if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
+        raise TypeError(f"`{name}` must be a number or an array of numbers, got dtype {arr.dtype}")
+    if arr.ndim > 1:
+        raise ValueError(f"`{name}` must be a scalar or a 1-D array, got an array of shape {arr.shape}")
+    if arr.ndim == 1 and not allow_array:
+        raise ValueError(f"`{name}` must be a scalar here (use fastsched.sweep for arrays of parameters)")
+    return arr
+
+
+def check_count(name: str, arr: np.ndarray, positive: bool = False) -> np.ndarray:
+    """Non-negative integers (integral floats accepted), returned as float64 for the kernels."""
+    values = arr.astype(np.float64)
+    bad = ~np.isfinite(values) | (values != np.floor(values)) | (values < (1 if positive else 0)) | (values > MAX_STEP)
+    if bad.any():
+        first = arr.reshape(-1)[np.argmax(bad.reshape(-1))]
+        what = "a positive integer" if positive else "a non-negative integer"
+        raise ValueError(f"`{name}` must be {what} (at most 2**53 - 1), got {first!r}")
+    return values
+
+
+def check_float(name: str, arr: np.ndarray, signed: bool = False) -> np.ndarray:
+    values = arr.astype(np.float64)
+    bad = ~np.isfinite(values) if signed else ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        first = arr.reshape(-1)[np.argmax(bad.reshape(-1))]
+        what = "finite" if signed else "finite and non-negative"
+        raise ValueError(f"`{name}` must be {what}, got {first!r}")
+    return values
+
+
+def check_dtype(dtype: Any) -> np.dtype:
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"`dtype` must be float32 or float64, got {dtype!r}") from None
+    if resolved not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"`dtype` must be float32 or float64, got {resolved}")
+    return resolved
+
+
+def pack(name: Any, base_lr: Any = 1.0, *, allow_arrays: bool = False, **params: Any) -> PackedTable:
+    """Validate a schedule's parameters (scalars, or 1-D arrays broadcast together) and pack the kernels' table.
+
+    Raises ValueError / TypeError naming the parameter; checks follow transformers' order: unknown name,
+    unexpected keyword, num_warmup_steps, num_training_steps, then the schedule's own requirements.
+    """
+    schedule = get_schedule(name)
+    for key in params:
+        if key not in schedule.parameter_names:
+            takes = ", ".join(schedule.parameter_names) or "no parameters"
+            raise TypeError(f"{schedule.name} got an unexpected keyword argument `{key}`; it takes: {takes}")
+    given = {k: v for k, v in params.items() if v is not None}
+    for required in ("num_warmup_steps", "num_training_steps", "num_decay_steps"):
+        if required in schedule.parameter_names and schedule.parameter(required).required and required not in given:
+            raise ValueError(f"{schedule.name} requires `{required}`, please provide that argument.")
+
+    raw: dict[str, np.ndarray] = {"base_lr": _as_numeric("base_lr", base_lr, allow_arrays)}
+    for p in schedule.parameters:
+        if p.name not in given:
+            continue
+        if p.kind == "choice":
+            value = given[p.name]
+            if not isinstance(value, str) or value not in SHAPES:
+                raise ValueError(f"`{p.name}` must be one of {', '.join(map(repr, SHAPES))}, got {value!r}")
+            continue
+        raw[p.name] = _as_numeric(p.name, given[p.name], allow_arrays)
+
+    lengths = {k: v.shape[0] for k, v in raw.items() if v.ndim == 1}
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"`{k}` has {n}" for k, n in lengths.items())
+        raise ValueError(f"sweep parameters must have one common length; {listed}")
+    n = next(iter(lengths.values()), 1)
+
+    values: dict[str, np.ndarray] = {"base_lr": np.broadcast_to(check_float("base_lr", raw["base_lr"]), (n,))}
+    for p in schedule.parameters:
+        if p.name in raw:
+            checked = (
+                check_count(p.name, raw[p.name], p.positive)
+                if p.kind == "count"
+                else check_float(p.name, raw[p.name], p.signed)
+            )
+            values[p.name] = np.broadcast_to(checked, (n,))
+
+    table = np.zeros((n, f.NUM_COLUMNS))
+    table[:, f.COL_WARMUP_LR_RATE] = np.nan
+    configs = dict(values)
+
+    def column(col: int, key: str, default: float | None = None) -> None:
+        if key in values:
+            table[:, col] = values[key]
+        elif default is not None:
+            table[:, col] = default
+            configs[key] = np.full(n, default)
+
+    column(f.COL_WARMUP, "num_warmup_steps")
+    column(f.COL_TRAINING, "num_training_steps")
+    cycles = schedule.parameter("num_cycles").default if "num_cycles" in schedule.parameter_names else None
+    column(f.COL_CYCLES, "num_cycles", cycles)
+    lr = values["base_lr"]
+
+    if schedule.code == f.POLYNOMIAL:
+        column(f.COL_LR_END, "lr_end", 1e-7)
+        column(f.COL_POWER, "power", 1.0)
+        table[:, f.COL_LR_INIT] = lr
+        bad = ~(lr > table[:, f.COL_LR_END])
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(
+                f"lr_end ({table[i, f.COL_LR_END]}) must be smaller than initial lr ({lr[i]}): "
+                f"`lr_end` is absolute and `base_lr` is the optimizer's lr"
+            )
+    elif schedule.code == f.INVERSE_SQRT:
+        warmup = table[:, f.COL_WARMUP]
+        default_timescale = np.where(warmup > 0, warmup, 10_000.0)
+        table[:, f.COL_TIMESCALE] = values.get("timescale", default_timescale)
+        configs["timescale"] = table[:, f.COL_TIMESCALE].copy()
+    elif schedule.code in (f.COSINE_WITH_MIN_LR, f.COSINE_WARMUP_WITH_MIN_LR):
+        if "min_lr" in values and "min_lr_rate" in values:
+            raise ValueError("Only one of min_lr or min_lr_rate should be set")
+        if "min_lr" in values:
+            if not (lr > 0).all():
+                raise ValueError("`base_lr` must be positive when `min_lr` is given (min_lr is relative to it)")
+            table[:, f.COL_MIN_LR_RATE] = values["min_lr"] / lr
+        elif "min_lr_rate" in values:
+            table[:, f.COL_MIN_LR_RATE] = values["min_lr_rate"]
+        else:
+            raise ValueError("One of min_lr or min_lr_rate should be set through the `lr_scheduler_kwargs`")
+        if "warmup_lr_rate" in values:
+            table[:, f.COL_WARMUP_LR_RATE] = values["warmup_lr_rate"]
+    elif schedule.code == f.WARMUP_STABLE_DECAY:
+        if "num_training_steps" not in values and "num_stable_steps" not in values:
+            raise ValueError("Either num_training_steps or num_stable_steps must be specified.")
+        if "num_training_steps" in values and "num_stable_steps" in values:
+            warnings.warn(
+                "Both num_training_steps and num_stable_steps are specified. num_stable_steps will be used.",
+                stacklevel=3,
+            )
+        column(f.COL_DECAY, "num_decay_steps")
+        if "num_stable_steps" in values:
+            table[:, f.COL_STABLE] = values["num_stable_steps"]
+        else:
+            # transformers lets this go negative when warmup + decay exceed training steps; so do we.
+            table[:, f.COL_STABLE] = values["num_training_steps"] - table[:, f.COL_WARMUP] - table[:, f.COL_DECAY]
+        table[:, f.COL_WARMUP_SHAPE] = SHAPES[given.get("warmup_type", "linear")]
+        table[:, f.COL_DECAY_SHAPE] = SHAPES[given.get("decay_type", "cosine")]
+        column(f.COL_MIN_LR_RATE, "min_lr_ratio", 0.0)
+        for key, default in (("warmup_type", "linear"), ("decay_type", "cosine")):
+            configs[key] = np.full(n, given.get(key, default), dtype=object)
+
+    codes = np.full(n, schedule.code, dtype=np.int64)
+    return PackedTable(codes, table, np.ascontiguousarray(lr, dtype=np.float64), configs)
+
+
+def max_cosine_angle(table: PackedTable, last_step: int) -> float:
+    """An upper bound of the cosine argument (radians) any config reaches up to `last_step`.
+
+    The fast cosine's range reduction is exact below ~5e7 radians; callers fall back to libm above.
+    """
+    p = table.params
+    span = np.maximum(1.0, p[:, f.COL_TRAINING] - p[:, f.COL_WARMUP])
+    progress = np.maximum(1.0, (last_step + 1.0 - p[:, f.COL_WARMUP]) / span)
+    angle = 2.0 * math.pi * p[:, f.COL_CYCLES] * progress
+    return float(angle.max(initial=0.0))
+
+
+def parameters_for_display(schedule: Schedule) -> Mapping[str, Any]:
+    """{parameter: default} with None for "not given" and REQUIRED shown as 'required'."""
+    return {p.name: ("required" if p.required else p.default) for p in schedule.parameters}
