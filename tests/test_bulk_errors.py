@@ -1,0 +1,197 @@
+"""Bad input to the bulk API: a clear error naming the parameter, raised before anything is written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import fastsched
+
+COSINE = {"num_warmup_steps": 10, "num_training_steps": 100}
+
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"'cosin' is not a valid SchedulerType.*'cosine'.*'warmup_stable_decay'"):
+        fastsched.trajectory("cosin", 10, **COSINE)
+    with pytest.raises(TypeError, match="`name` must be a str"):
+        fastsched.trajectory(3, 10, **COSINE)
+
+
+def test_metric_driven_schedules_point_to_get_scheduler():
+    with pytest.raises(ValueError, match=r"reduce_lr_on_plateau.*get_scheduler"):
+        fastsched.trajectory("reduce_lr_on_plateau", 10)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "missing"),
+    [
+        ("linear", {"num_training_steps": 10}, "num_warmup_steps"),
+        ("cosine", {"num_warmup_steps": 1}, "num_training_steps"),
+        ("polynomial", {}, "num_warmup_steps"),
+        ("warmup_stable_decay", {"num_warmup_steps": 1, "num_stable_steps": 3}, "num_decay_steps"),
+    ],
+)
+def test_missing_required_parameter_uses_transformers_wording(name, params, missing):
+    with pytest.raises(ValueError, match=f"^{name} requires `{missing}`, please provide that argument.$"):
+        fastsched.trajectory(name, 10, **params)
+
+
+def test_schedule_specific_requirements():
+    with pytest.raises(ValueError, match="Either num_training_steps or num_stable_steps must be specified"):
+        fastsched.trajectory("warmup_stable_decay", 10, num_warmup_steps=1, num_decay_steps=2)
+    with pytest.raises(ValueError, match="One of min_lr or min_lr_rate"):
+        fastsched.trajectory("cosine_with_min_lr", 10, **COSINE)
+    with pytest.raises(ValueError, match="Only one of min_lr or min_lr_rate"):
+        fastsched.trajectory("cosine_with_min_lr", 10, min_lr=0.1, min_lr_rate=0.1, **COSINE)
+    with pytest.raises(ValueError, match=r"lr_end \(0.5\) must be smaller than initial lr \(0.5\)"):
+        fastsched.trajectory("polynomial", 10, base_lr=0.5, lr_end=0.5, **COSINE)
+    with pytest.raises(ValueError, match="`warmup_type` must be one of 'linear', 'cosine', '1-sqrt'"):
+        fastsched.trajectory(
+            "warmup_stable_decay", 10, num_warmup_steps=1, num_decay_steps=2, num_stable_steps=1, warmup_type="exp"
+        )
+    with pytest.warns(UserWarning, match="num_stable_steps will be used"):
+        fastsched.trajectory(
+            "warmup_stable_decay", 10, num_warmup_steps=1, num_decay_steps=2, num_stable_steps=1, num_training_steps=9
+        )
+
+
+def test_parameter_the_schedule_does_not_take_is_a_type_error():
+    with pytest.raises(TypeError, match="linear got an unexpected keyword argument `num_cycles`"):
+        fastsched.trajectory("linear", 10, num_cycles=2, num_warmup_steps=1, num_training_steps=5)
+    with pytest.raises(TypeError, match="constant got an unexpected keyword argument `num_warmup_steps`"):
+        fastsched.trajectory("constant", 10, num_warmup_steps=1)
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter", "error"),
+    [
+        ({"num_warmup_steps": -1}, "num_warmup_steps", ValueError),
+        ({"num_warmup_steps": 2.5}, "num_warmup_steps", ValueError),
+        ({"num_warmup_steps": float("nan")}, "num_warmup_steps", ValueError),
+        ({"num_warmup_steps": 2**60}, "num_warmup_steps", ValueError),
+        ({"num_training_steps": "100"}, "num_training_steps", TypeError),
+        ({"num_training_steps": True}, "num_training_steps", TypeError),
+        ({"num_cycles": float("inf")}, "num_cycles", ValueError),
+        ({"num_cycles": -0.5}, "num_cycles", ValueError),
+        ({"num_cycles": [0.5, 1.0]}, "num_cycles", ValueError),  # arrays are for sweep
+    ],
+)
+def test_bad_values_name_the_parameter(params, parameter, error):
+    with pytest.raises(error, match=f"`{parameter}`"):
+        fastsched.trajectory("cosine", 10, **(COSINE | params))
+
+
+@pytest.mark.parametrize("base_lr", [-1e-3, float("nan"), float("inf")])
+def test_bad_base_lr(base_lr):
+    with pytest.raises(ValueError, match="`base_lr` must be finite and non-negative"):
+        fastsched.trajectory("cosine", 10, base_lr=base_lr, **COSINE)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter", "error"),
+    [
+        ({"num_steps": -1}, "num_steps", ValueError),
+        ({"num_steps": 10.0}, "num_steps", TypeError),
+        ({"start": -3}, "start", ValueError),
+        ({"start": 2**53}, "start", ValueError),
+        ({"dtype": np.int32}, "dtype", TypeError),
+        ({"dtype": "float16"}, "dtype", TypeError),
+        ({"dtype": "not-a-dtype"}, "dtype", TypeError),
+    ],
+)
+def test_bad_step_range_or_dtype(kwargs, parameter, error):
+    call = {"num_steps": 10} | kwargs
+    with pytest.raises(error, match=f"`{parameter}`"):
+        fastsched.trajectory("cosine", call.pop("num_steps"), **call, **COSINE)
+
+
+@pytest.mark.parametrize(
+    ("steps", "error"),
+    [(-1, ValueError), ([0, -5], ValueError), ([0.5], TypeError), ([[1, 2]], ValueError), (2.0, TypeError)],
+)
+def test_bad_steps_for_multipliers(steps, error):
+    with pytest.raises(error, match="`steps`"):
+        fastsched.multipliers("cosine", steps, **COSINE)
+
+
+def test_ragged_and_two_dimensional_sweep_arrays():
+    with pytest.raises(ValueError, match=r"`num_warmup_steps` must be a scalar or a 1-D array.*ragged"):
+        fastsched.sweep("cosine", 10, num_warmup_steps=[[1, 2], [3]], num_training_steps=100)
+    with pytest.raises(ValueError, match=r"`num_warmup_steps` must be a scalar or a 1-D array, got .*\(2, 2\)"):
+        fastsched.sweep("cosine", 10, num_warmup_steps=[[1, 2], [3, 4]], num_training_steps=100)
+    with pytest.raises(ValueError, match="one common length; `base_lr` has 3, `num_warmup_steps` has 2"):
+        fastsched.sweep("cosine", 10, base_lr=[1, 2, 3], num_warmup_steps=[1, 2], num_training_steps=100)
+    with pytest.raises(ValueError, match="`decay_type` must be one of"):
+        fastsched.sweep(
+            "warmup_stable_decay",
+            10,
+            num_warmup_steps=1,
+            num_decay_steps=2,
+            num_stable_steps=1,
+            decay_type=["linear", "cosine"],
+        )
+
+
+@pytest.mark.parametrize(
+    ("out", "message", "error"),
+    [
+        (np.zeros(11), r"`out` must have shape \(10,\)", ValueError),
+        (np.zeros((1, 10)), r"`out` must have shape \(10,\)", ValueError),
+        (np.zeros(10, dtype=np.int64), "`out` must have dtype float32 or float64", TypeError),
+        (np.zeros(20)[::2], "`out` must be a C-contiguous", ValueError),
+        (np.zeros(10, dtype=">f8"), "`out` must be in native byte order", ValueError),
+        ([0.0] * 10, "`out` must be a numpy array", TypeError),
+    ],
+)
+def test_bad_out(out, message, error):
+    with pytest.raises(error, match=message):
+        fastsched.trajectory("cosine", 10, out=out, **COSINE)
+
+
+def test_out_dtype_conflicting_with_dtype():
+    with pytest.raises(TypeError, match="`out` has dtype float32 but `dtype` is float64"):
+        fastsched.trajectory("cosine", 10, out=np.zeros(10, np.float32), dtype=np.float64, **COSINE)
+
+
+def test_read_only_out_is_refused():
+    out = np.zeros(10)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        fastsched.trajectory("cosine", 10, out=out, **COSINE)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"num_warmup_steps": [1, -2, 3]},
+        {"base_lr": [1.0, 2.0, float("nan")]},
+        {"num_training_steps": [10, 20]},
+        {"num_cycles": [0.5, 0.5, 0.5], "extra": 1},
+        {"start": -1},
+    ],
+)
+def test_refused_call_writes_nothing_into_out(bad):
+    out = np.full((3, 50), 7.0)
+    params = {"base_lr": [1.0, 2.0, 3.0], "num_warmup_steps": [1, 2, 3], "num_training_steps": 40} | bad
+    with pytest.raises((ValueError, TypeError)):
+        fastsched.sweep("cosine", 50, out=out, **params)
+    assert (out == 7.0).all()
+
+
+def test_output_too_large_for_memory_is_refused_before_allocating():
+    started = time.perf_counter()
+    with pytest.raises(MemoryError, match=r"shape \(1000, 1000000000000\).*GiB.*`out=`"):
+        fastsched.sweep("cosine", 10**12, num_warmup_steps=np.arange(1000), num_training_steps=100)
+    with pytest.raises(MemoryError, match="`num_steps`"):
+        fastsched.trajectory("linear", 2**52, num_warmup_steps=1, num_training_steps=10)
+    assert time.perf_counter() - started < 5.0  # refused up front, not after trying
+
+
+def test_import_fastsched_imports_neither_torch_nor_numba():
+    code = "import sys, fastsched; fastsched.__version__; print('torch' in sys.modules, 'numba' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
