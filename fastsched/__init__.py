@@ -37,6 +37,7 @@ _LAZY = {
     "get_greedy_schedule": "torch_schedulers",
     "TableScheduler": "torch_schedulers",
     "CudaScheduler": "gpu",
+    "get_cuda_scheduler": "gpu",
 }
 
 __all__ = sorted(_LAZY)

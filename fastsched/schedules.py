@@ -271,7 +271,11 @@ def pack(name: Any, base_lr: Any = 1.0, *, allow_arrays: bool = False, **params:
         if p.kind == "choice":
             value = given[p.name]
             if not isinstance(value, str) or value not in SHAPES:
-                raise ValueError(f"`{p.name}` must be one of {', '.join(map(repr, SHAPES))}, got {value!r}")
+                # transformers' message first ("Unknown warmup type: ..."), then ours naming the parameter
+                raise ValueError(
+                    f"Unknown {p.name.removesuffix('_type')} type: {value}, expected 'linear', 'cosine' or '1-sqrt' "
+                    f"(`{p.name}` must be one of {', '.join(map(repr, SHAPES))}, got {value!r})"
+                )
             continue
         raw[p.name] = _as_numeric(p.name, given[p.name], allow_arrays)
 
@@ -371,6 +375,31 @@ def max_cosine_angle(table: PackedTable, last_step: int) -> float:
     progress = np.maximum(1.0, (last_step + 1.0 - p[:, f.COL_WARMUP]) / span)
     angle = 2.0 * math.pi * p[:, f.COL_CYCLES] * progress
     return float(angle.max(initial=0.0))
+
+
+def constant_from(code: int, row: np.ndarray) -> int | None:
+    """The first step from which the schedule's multiplier never changes again, or None where it keeps changing.
+
+    Not a formula: where each schedule reaches its end value (linear's 0, polynomial's lr_end / lr_init, ...).
+    The cosine family keeps oscillating after num_training_steps and inverse_sqrt keeps decaying: None.
+    The parity tests check every schedule to 3x num_training_steps against transformers.
+    """
+    warmup, training = row[f.COL_WARMUP], row[f.COL_TRAINING]
+    if code == f.CONSTANT:
+        first = 0.0
+    elif code == f.CONSTANT_WITH_WARMUP:
+        first = warmup
+    elif code == f.LINEAR:
+        first = max(warmup, training)
+    elif code == f.COSINE_WITH_RESTARTS:
+        first = max(warmup, training) + 1.0  # progress >= 1 from warmup + max(1, training - warmup) on
+    elif code == f.POLYNOMIAL:
+        first = max(warmup, training + 1.0)  # at step == training, power 0 still gives 1
+    elif code == f.WARMUP_STABLE_DECAY:
+        first = max(warmup, warmup + row[f.COL_STABLE] + row[f.COL_DECAY])
+    else:
+        return None
+    return int(first)
 
 
 def parameters_for_display(schedule: Schedule) -> Mapping[str, Any]:

@@ -1,0 +1,269 @@
+"""The CUDA kernels under numba's CUDA simulator, against the CPU kernels.
+
+Not collected by the main test run (its name doesn't match test_*.py): NUMBA_ENABLE_CUDASIM must be set before
+numba.cuda is first imported, and other test files import numba first. tests/test_cuda.py runs this file in a
+subprocess with the variable set and reports each case. Run it alone with:
+
+    NUMBA_ENABLE_CUDASIM=1 python -m pytest tests/cuda_simulator_cases.py
+
+The simulator runs every thread as Python, so sizes stay at a few hundred elements; small blocks and grid caps
+make the grid-stride loops take several turns anyway.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
+    pytest.skip("needs NUMBA_ENABLE_CUDASIM=1 before numba.cuda is imported", allow_module_level=True)
+
+from fastsched.kernels import cpu
+from fastsched.kernels import cuda as cuda_kernels
+from numba import cuda
+
+from fastsched import schedules
+
+FLOAT64_TOLERANCE = 1e-12
+
+# One demanding config per schedule type: warmup, the end of training and beyond, many cycles.
+CONFIGS = {
+    "constant": {},
+    "constant_with_warmup": {"num_warmup_steps": 13},
+    "linear": {"num_warmup_steps": 10, "num_training_steps": 90},
+    "cosine": {"num_warmup_steps": 7, "num_training_steps": 60, "num_cycles": 100.0},
+    "cosine_with_restarts": {"num_warmup_steps": 5, "num_training_steps": 80, "num_cycles": 3},
+    "polynomial": {"num_warmup_steps": 20, "num_training_steps": 20, "lr_end": 1e-4, "power": 2.0},
+    "inverse_sqrt": {"num_warmup_steps": 9},
+    "cosine_with_min_lr": {"num_warmup_steps": 4, "num_training_steps": 70, "min_lr": 2e-4},
+    "cosine_warmup_with_min_lr": {
+        "num_warmup_steps": 12,
+        "num_training_steps": 100,
+        "min_lr_rate": 0.1,
+        "warmup_lr_rate": 0.25,
+    },
+    "warmup_stable_decay": {
+        "num_warmup_steps": 10,
+        "num_stable_steps": 30,
+        "num_decay_steps": 40,
+        "warmup_type": "1-sqrt",
+        "decay_type": "cosine",
+        "min_lr_ratio": 0.05,
+        "num_cycles": 2.5,
+    },
+}
+BASE_LR = 1e-3
+
+
+def cpu_table(table: schedules.PackedTable, start: int, num_steps: int) -> np.ndarray:
+    """The CPU serial kernel's float64 values with libm's cosine (transformers' values)."""
+    out = np.empty((table.num_configs, num_steps))
+    cpu.fill_table_serial(table.codes, table.params, table.base_lrs, start, out, False)
+    return out
+
+
+def cuda_table(table: schedules.PackedTable, start: int, num_steps: int, dtype=np.float64, **launch) -> np.ndarray:
+    """The CUDA kernel's values: inputs and output as device arrays, as fastsched.gpu passes them."""
+    out = cuda.device_array((table.num_configs, num_steps), dtype=dtype)
+    stream = cuda.stream()
+    cuda_kernels.fill_table(
+        cuda.to_device(table.codes),
+        cuda.to_device(table.params),
+        cuda.to_device(table.base_lrs),
+        start,
+        out,
+        stream,
+        **launch,
+    )
+    stream.synchronize()
+    return out.copy_to_host()
+
+
+def stacked(*tables: schedules.PackedTable) -> schedules.PackedTable:
+    """One table of several schedule types (a mixed sweep): the kernels take any code per row."""
+    return schedules.PackedTable(
+        np.concatenate([t.codes for t in tables]),
+        np.concatenate([t.params for t in tables]),
+        np.concatenate([t.base_lrs for t in tables]),
+        {},
+    )
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_cuda_trajectory_float64_matches_cpu_kernel(name):
+    table = schedules.pack(name, BASE_LR, **CONFIGS[name])
+    num_steps = 250  # past every config's end; not a multiple of the block size
+    got = cuda_table(table, 0, num_steps, threads_per_block=64)
+    np.testing.assert_allclose(got, cpu_table(table, 0, num_steps), rtol=0, atol=FLOAT64_TOLERANCE * BASE_LR)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_cuda_trajectory_float32_is_float64_rounded_once(name):
+    table = schedules.pack(name, BASE_LR, **CONFIGS[name])
+    got = cuda_table(table, 3, 130, dtype=np.float32, threads_per_block=32, max_blocks_per_row=2)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, cpu_table(table, 3, 130).astype(np.float32))
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_cuda_multipliers_match_cpu_kernel_at_unordered_steps(name):
+    table = schedules.pack(name, BASE_LR, **CONFIGS[name])
+    steps = np.array([250, 0, 7, 2**40, 89, 1, 90, 91, 13, 12, 5, 2**53 - 1, 60, 61, 40, 80], dtype=np.int64)
+    expected = np.empty(steps.shape[0])
+    cpu.multipliers_at(table.codes[0], table.params[0], steps, expected)
+    out = cuda.device_array(steps.shape[0])
+    cuda_kernels.multipliers_at(
+        int(table.codes[0]), cuda.to_device(table.params[0]), cuda.to_device(steps), out, threads_per_block=4
+    )
+    np.testing.assert_allclose(out.copy_to_host(), expected, rtol=0, atol=FLOAT64_TOLERANCE)
+
+
+def test_cuda_sweep_of_one_schedule_matches_cpu_kernel():
+    table = schedules.pack(
+        "cosine",
+        base_lr=[1e-3, 3e-4, 1.0, 0.5, 2.0],
+        allow_arrays=True,
+        num_warmup_steps=[0, 5, 10, 50, 1],
+        num_training_steps=[40, 60, 10, 55, 1],
+        num_cycles=[0.5, 1.5, 100.0, 0.5, 7.25],
+    )
+    got = cuda_table(table, 0, 70, threads_per_block=16, max_blocks_per_row=2, max_blocks_of_configs=2)
+    np.testing.assert_allclose(got, cpu_table(table, 0, 70), rtol=0, atol=FLOAT64_TOLERANCE * 2.0)
+
+
+def test_cuda_mixed_sweep_of_every_schedule_type_matches_cpu_kernel():
+    table = stacked(*(schedules.pack(name, BASE_LR, **params) for name, params in CONFIGS.items()))
+    got = cuda_table(table, 17, 40, threads_per_block=32, max_blocks_of_configs=3)
+    np.testing.assert_allclose(got, cpu_table(table, 17, 40), rtol=0, atol=FLOAT64_TOLERANCE * BASE_LR)
+
+
+@pytest.mark.parametrize(
+    ("num_configs", "num_steps", "launch"),
+    [
+        (1, 1, {}),  # one step, one config, default launch (256 threads, one block)
+        (1, 77, {"threads_per_block": 32}),  # one config, steps not a multiple of the block
+        (6, 1, {"threads_per_block": 32}),  # several configs of one step
+        (5, 33, {"threads_per_block": 8, "max_blocks_per_row": 1, "max_blocks_of_configs": 2}),  # both strides
+        (3, 300, {}),  # default launch, two blocks of 256 along the steps
+    ],
+)
+def test_cuda_edge_shapes_match_cpu_kernel(num_configs, num_steps, launch):
+    table = schedules.pack(
+        "linear",
+        base_lr=np.linspace(0.5, 1.5, num_configs),
+        allow_arrays=True,
+        num_warmup_steps=np.arange(num_configs) * 3,
+        num_training_steps=40,
+    )
+    got = cuda_table(table, 0, num_steps, **launch)
+    assert got.shape == (num_configs, num_steps)
+    np.testing.assert_allclose(got, cpu_table(table, 0, num_steps), rtol=0, atol=FLOAT64_TOLERANCE * 1.5)
+
+
+def test_cuda_large_start_step_matches_cpu_kernel():
+    table = schedules.pack("cosine", 1.0, num_warmup_steps=3, num_training_steps=1000, num_cycles=0.5)
+    start = 2**45 + 11
+    got = cuda_table(table, start, 20, threads_per_block=8)
+    np.testing.assert_allclose(got, cpu_table(table, start, 20), rtol=0, atol=FLOAT64_TOLERANCE)
+
+
+def test_cuda_empty_outputs_launch_nothing():
+    table = schedules.pack("linear", 1.0, num_warmup_steps=1, num_training_steps=2)
+    empty = cuda.device_array((1, 0))
+    cuda_kernels.fill_table(table.codes, table.params, table.base_lrs, 0, empty)
+    cuda_kernels.multipliers_at(0, table.params[0], np.zeros(0, dtype=np.int64), cuda.device_array(0))
+
+
+def test_cuda_kernels_write_only_inside_the_output():
+    """Grid-stride bounds: a row view of a larger buffer, with guard values around it that must survive."""
+    table = schedules.pack("cosine", 1.0, num_warmup_steps=2, num_training_steps=30)
+    buffer = np.full((3, 50), -7.0)
+    device_buffer = cuda.to_device(buffer)
+    row = device_buffer[1:2, 5:45]
+    inputs = (cuda.to_device(table.codes), cuda.to_device(table.params), cuda.to_device(table.base_lrs))
+    cuda_kernels.fill_table(*inputs, 0, row, threads_per_block=16)
+    result = device_buffer.copy_to_host()
+    np.testing.assert_allclose(result[1:2, 5:45], cpu_table(table, 0, 40), rtol=0, atol=FLOAT64_TOLERANCE)
+    outside = np.ones_like(result, dtype=bool)
+    outside[1:2, 5:45] = False
+    assert (result[outside] == -7.0).all()
+
+
+# fastsched.gpu's glue (validation, packing, output checks, the arguments it launches with), in the simulator:
+# the two pieces that need a real GPU (CUDA device / stream from torch, __cuda_array_interface__ views) are
+# replaced by CPU tensors handed to the simulated kernels as numpy views of the same memory.
+
+
+@pytest.fixture
+def simulated_gpu(monkeypatch):
+    import torch
+
+    from fastsched import gpu
+
+    def launch_on_cpu_tensors(launcher, device, *args):
+        launcher(*(a.numpy() if isinstance(a, torch.Tensor) else a for a in args), 0)
+
+    monkeypatch.setattr(gpu, "_cuda_device", lambda device, out: torch.device("cpu"))
+    monkeypatch.setattr(gpu, "_launch", launch_on_cpu_tensors)
+    return torch
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_cuda_bulk_api_glue_trajectory_and_multipliers(simulated_gpu, name):
+    torch = simulated_gpu
+    import fastsched
+
+    params = CONFIGS[name]
+    got = fastsched.trajectory(name, 120, base_lr=BASE_LR, start=4, device="cuda", **params)
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float64 and got.shape == (120,)
+    table = schedules.pack(name, BASE_LR, **params)
+    np.testing.assert_allclose(got.numpy(), cpu_table(table, 4, 120)[0], rtol=0, atol=FLOAT64_TOLERANCE * BASE_LR)
+
+    steps = [119, 0, 2**40, 60]
+    at = fastsched.multipliers(name, steps, base_lr=BASE_LR, device="cuda", **params)
+    want = fastsched.multipliers(name, steps, base_lr=BASE_LR, **params)
+    np.testing.assert_allclose(at.numpy(), want, rtol=0, atol=FLOAT64_TOLERANCE)
+    scalar = fastsched.multipliers(name, 7, base_lr=BASE_LR, device="cuda", **params)
+    expected = float(fastsched.multipliers(name, 7, base_lr=BASE_LR, **params))
+    assert scalar.shape == () and float(scalar) == pytest.approx(expected, abs=FLOAT64_TOLERANCE)
+
+
+def test_cuda_bulk_api_glue_sweep_into_a_given_tensor(simulated_gpu):
+    torch = simulated_gpu
+    import fastsched
+
+    params = {"num_warmup_steps": [0, 3, 10], "num_training_steps": [20, 30, 12], "num_cycles": [0.5, 2.0, 7.5]}
+    base_lr = [1e-3, 0.5, 2.0]
+    out = torch.full((3, 45), float("nan"), dtype=torch.float32)
+    got = fastsched.sweep("cosine", 45, base_lr=base_lr, start=2, out=out, device="cuda", **params)
+    assert got is out
+    expected = fastsched.sweep("cosine", 45, base_lr=base_lr, start=2, **params)
+    np.testing.assert_array_equal(out.numpy(), expected.astype(np.float32))
+    new = fastsched.sweep("cosine", 45, base_lr=base_lr, start=2, dtype=torch.float32, device="cuda", **params)
+    np.testing.assert_array_equal(new.numpy(), out.numpy())
+
+
+def test_cuda_bulk_api_glue_rejects_bad_outputs_before_writing(simulated_gpu):
+    torch = simulated_gpu
+    import fastsched
+
+    out = torch.full((5,), -1.0, dtype=torch.float64)
+    with pytest.raises(ValueError, match="shape"):
+        fastsched.trajectory("constant", 4, out=out, device="cuda")
+    with pytest.raises(TypeError, match="dtype"):
+        fastsched.trajectory("constant", 5, out=out, dtype=np.float32, device="cuda")
+    with pytest.raises(TypeError, match="dtype"):
+        fastsched.trajectory("constant", 5, out=out.half(), device="cuda")
+    with pytest.raises(ValueError, match="contiguous"):
+        fastsched.trajectory("constant", 5, out=torch.zeros(10, dtype=torch.float64)[::2], device="cuda")
+    with pytest.raises(ValueError, match="grad"):
+        fastsched.trajectory("constant", 5, out=torch.zeros(5, dtype=torch.float64, requires_grad=True), device="cuda")
+    with pytest.raises(TypeError, match="dtype"):
+        fastsched.trajectory("constant", 5, dtype=np.int32, device="cuda")
+    with pytest.raises(ValueError, match="num_steps"):
+        fastsched.trajectory("constant", -1, out=out, device="cuda")
+    with pytest.raises(ValueError, match="steps"):
+        fastsched.multipliers("constant", [-1], device="cuda")
+    assert (out == -1.0).all()

@@ -1,0 +1,474 @@
+"""The drop-in torch schedulers against the installed transformers, side by side, step by step.
+
+Every comparison is with transformers' own scheduler (never a re-derived formula): every param group's lr,
+every schedule type, well past num_training_steps; checkpoints (state_dict, torch.save / weights_only load,
+pickle, deepcopy, LambdaLR interchange); LambdaLR's semantics; errors and their messages.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import io
+import math
+import pickle
+import sys
+import warnings
+
+import pytest
+import torch
+import transformers
+import transformers.optimization as tf_optimization
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from strategies import SCHEDULE_NAMES, configs, schedule_length
+from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
+
+import fastsched
+from fastsched import torch_schedulers
+
+RELATIVE_TOLERANCE = 1e-15
+SECOND_GROUP_SCALE = 0.37  # the second param group's lr relative to the optimizer's default lr
+
+# One config per schedule for the deterministic tests (the hypothesis tests draw many more).
+FIXED_CONFIGS = {
+    "constant": {},
+    "constant_with_warmup": {"num_warmup_steps": 7},
+    "linear": {"num_warmup_steps": 7, "num_training_steps": 40},
+    "cosine": {"num_warmup_steps": 7, "num_training_steps": 40, "num_cycles": 1.3},
+    "cosine_with_restarts": {"num_warmup_steps": 7, "num_training_steps": 40, "num_cycles": 3},
+    "polynomial": {"num_warmup_steps": 7, "num_training_steps": 40, "lr_end": 1e-4, "power": 2.0},
+    "inverse_sqrt": {"num_warmup_steps": 7, "timescale": 11},
+    "cosine_with_min_lr": {"num_warmup_steps": 7, "num_training_steps": 40, "min_lr": 1e-4},
+    "cosine_warmup_with_min_lr": {
+        "num_warmup_steps": 7,
+        "num_training_steps": 40,
+        "min_lr_rate": 0.1,
+        "warmup_lr_rate": 0.05,
+    },
+    "warmup_stable_decay": {
+        "num_warmup_steps": 7,
+        "num_decay_steps": 20,
+        "num_stable_steps": 13,
+        "decay_type": "linear",
+    },
+}
+assert set(FIXED_CONFIGS) == set(SCHEDULE_NAMES)
+
+parity_settings = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def make_optimizer(base_lr: float = 1e-3, optimizer_class=torch.optim.SGD, **kwargs) -> torch.optim.Optimizer:
+    """Two param groups with different lrs: the default one and SECOND_GROUP_SCALE times it."""
+    first, second = torch.zeros(3, requires_grad=True), torch.zeros(2, requires_grad=True)
+    groups = [{"params": [first]}, {"params": [second], "lr": base_lr * SECOND_GROUP_SCALE}]
+    return optimizer_class(groups, lr=base_lr, **kwargs)
+
+
+def split_params(params: dict) -> tuple[dict, dict]:
+    """get_scheduler's top-level arguments and its scheduler_specific_kwargs."""
+    top = {key: params[key] for key in ("num_warmup_steps", "num_training_steps") if key in params}
+    specific = {key: value for key, value in params.items() if key not in top}
+    return top, specific
+
+
+def build(module, name: str, optimizer, params: dict, last_epoch: int | None = None):
+    """module.get_scheduler(name, ...), or with last_epoch, the schedule's own get_* function."""
+    top, specific = split_params(params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # warmup_stable_decay with both T and S warns (both do)
+        if last_epoch is None:
+            return module.get_scheduler(name, optimizer, scheduler_specific_kwargs=specific, **top)
+        function_name = tf_optimization.TYPE_TO_SCHEDULER_FUNCTION[transformers.SchedulerType(name)].__name__
+        return getattr(module, function_name)(optimizer, last_epoch=last_epoch, **params)
+
+
+def group_lrs(optimizer) -> list[float]:
+    return [float(group["lr"]) for group in optimizer.param_groups]
+
+
+def assert_lrs_close(got: list, expected: list, context: object = "") -> None:
+    assert len(got) == len(expected), context
+    for got_lr, expected_lr in zip(got, expected, strict=True):
+        assert math.isclose(float(got_lr), float(expected_lr), rel_tol=RELATIVE_TOLERANCE, abs_tol=0.0), (
+            context,
+            got,
+            expected,
+        )
+
+
+def step_side_by_side(ours, theirs, num_steps: int, context: object = "") -> None:
+    """Step both schedulers (after their optimizers) and compare every group's lr and get_last_lr() each step."""
+    for step in range(num_steps):
+        assert_lrs_close(group_lrs(ours.optimizer), group_lrs(theirs.optimizer), (context, ours.last_epoch))
+        assert_lrs_close(ours.get_last_lr(), theirs.get_last_lr(), (context, step))
+        assert ours.last_epoch == theirs.last_epoch
+        ours.optimizer.step()
+        theirs.optimizer.step()
+        ours.step()
+        theirs.step()
+
+
+def fresh_pair(name: str, params: dict, base_lr: float = 1e-3):
+    ours = build(fastsched, name, make_optimizer(base_lr), params)
+    theirs = build(transformers, name, make_optimizer(base_lr), params)
+    return ours, theirs
+
+
+# -- values ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SCHEDULE_NAMES)
+@parity_settings
+@given(data=st.data())
+def test_every_group_lr_equals_transformers_every_step_to_3x_the_schedule(name, data):
+    _, base_lr, params = data.draw(configs(name))
+    if name == "polynomial":  # transformers divides by zero at step T when W == T (fastsched: the end value)
+        assume(params["num_warmup_steps"] != params["num_training_steps"])
+    ours, theirs = fresh_pair(name, params, base_lr)
+    assert isinstance(ours, fastsched.TableScheduler)
+    step_side_by_side(ours, theirs, 3 * schedule_length(params) + 5, (name, params))
+
+
+@pytest.mark.parametrize("name", SCHEDULE_NAMES)
+def test_table_growth_and_end_values_match_transformers(monkeypatch, name):
+    """A table computed eagerly for only 16 steps and grown 16 at a time still gives transformers' values."""
+    monkeypatch.setattr(torch_schedulers, "EAGER_TABLE_STEPS", 16)
+    monkeypatch.setattr(torch_schedulers, "MIN_GROWTH_STEPS", 16)
+    ours, theirs = fresh_pair(name, FIXED_CONFIGS[name])
+    assert ours._table_len <= 16
+    step_side_by_side(ours, theirs, 300, name)
+
+
+def test_a_jump_far_past_the_table_evaluates_there_without_filling_up_to_it():
+    ours, theirs = fresh_pair("cosine", FIXED_CONFIGS["cosine"])
+    far = 3 * torch_schedulers.EAGER_TABLE_STEPS
+    ours.optimizer.step()
+    theirs.optimizer.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # step(epoch) is deprecated
+        ours.step(far)
+        theirs.step(far)
+    step_side_by_side(ours, theirs, 20)
+    assert ours._table_len < 100
+
+
+def test_polynomial_where_transformers_divides_by_zero_gives_the_end_value():
+    params = {"num_warmup_steps": 5, "num_training_steps": 5, "lr_end": 1e-5}
+    ours = build(fastsched, "polynomial", make_optimizer(1e-3), params)
+    theirs = build(transformers, "polynomial", make_optimizer(1e-3), params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours.step(5)
+        theirs.step(6)  # transformers' value from T + 1 on: lr_end (at T itself it divides by zero)
+    assert_lrs_close(ours.get_last_lr(), theirs.get_last_lr())
+
+
+@pytest.mark.parametrize("enum_kind", ["str", "fastsched", "transformers"])
+def test_name_as_str_or_either_schedulertype(enum_kind):
+    name = {
+        "str": "cosine",
+        "fastsched": fastsched.SchedulerType.COSINE,
+        "transformers": transformers.SchedulerType.COSINE,
+    }
+    ours = fastsched.get_scheduler(name[enum_kind], make_optimizer(), 3, 20)
+    assert ours.schedule_name == "cosine"
+
+
+@pytest.mark.parametrize("function_name", [name for name in torch_schedulers.__all__ if name.startswith("get_")])
+def test_functions_have_transformers_parameters_names_order_and_defaults(function_name):
+    ours = inspect.signature(getattr(fastsched, function_name))
+    theirs = inspect.signature(getattr(tf_optimization, function_name))
+    assert [(p.name, p.kind, p.default) for p in ours.parameters.values()] == [
+        (p.name, p.kind, p.default) for p in theirs.parameters.values()
+    ]
+
+
+def test_functions_called_positionally_match_transformers():
+    calls = {
+        "get_constant_schedule": (),
+        "get_constant_schedule_with_warmup": (4,),
+        "get_linear_schedule_with_warmup": (4, 30),
+        "get_cosine_schedule_with_warmup": (4, 30, 0.8),
+        "get_cosine_with_hard_restarts_schedule_with_warmup": (4, 30, 2),
+        "get_polynomial_decay_schedule_with_warmup": (4, 30, 1e-5, 0.5),
+        "get_inverse_sqrt_schedule": (4, None),
+        "get_cosine_with_min_lr_schedule_with_warmup": (4, 30, 0.5, -1, 1e-4),
+        "get_cosine_with_min_lr_schedule_with_warmup_lr_rate": (4, 30, 0.5, -1, None, 0.1, 0.2),
+        "get_wsd_schedule": (4, 10, 30, None, "cosine", "1-sqrt", 0.1, 0.5),
+    }
+    for function_name, args in calls.items():
+        ours = getattr(fastsched, function_name)(make_optimizer(), *args)
+        theirs = getattr(tf_optimization, function_name)(make_optimizer(), *args)
+        step_side_by_side(ours, theirs, 70, function_name)
+
+
+# -- LambdaLR's semantics -----------------------------------------------------------------------------------------
+
+
+def test_initial_lr_setdefault_and_base_lrs_per_group():
+    ours_optimizer, their_optimizer = make_optimizer(), make_optimizer()
+    for optimizer in (ours_optimizer, their_optimizer):
+        optimizer.param_groups[1]["initial_lr"] = 5e-4  # kept: setdefault
+    ours = fastsched.get_linear_schedule_with_warmup(ours_optimizer, 3, 20)
+    theirs = transformers.get_linear_schedule_with_warmup(their_optimizer, 3, 20)
+    assert ours.base_lrs == theirs.base_lrs == [1e-3, 5e-4]
+    assert [g["initial_lr"] for g in ours_optimizer.param_groups] == [1e-3, 5e-4]
+    step_side_by_side(ours, theirs, 30)
+
+
+def test_get_lr_outside_step_warns_and_returns_lambdalr_values():
+    ours, theirs = fresh_pair("cosine", FIXED_CONFIGS["cosine"])
+    step_side_by_side(ours, theirs, 12)
+    with pytest.warns(UserWarning, match="please use `get_last_lr\\(\\)`"):
+        got = ours.get_lr()
+    with pytest.warns(UserWarning, match="please use `get_last_lr\\(\\)`"):
+        expected = theirs.get_lr()
+    assert_lrs_close(got, expected)
+
+
+@pytest.mark.parametrize("name", ["linear", "cosine", "inverse_sqrt", "warmup_stable_decay"])
+def test_resume_with_last_epoch_matches_lambdalr(name):
+    ours_optimizer, their_optimizer = make_optimizer(), make_optimizer()
+    for optimizer in (ours_optimizer, their_optimizer):
+        for group in optimizer.param_groups:
+            group["initial_lr"] = group["lr"]
+    ours = build(fastsched, name, ours_optimizer, FIXED_CONFIGS[name], last_epoch=25)
+    theirs = build(transformers, name, their_optimizer, FIXED_CONFIGS[name], last_epoch=25)
+    assert ours.last_epoch == theirs.last_epoch == 26
+    step_side_by_side(ours, theirs, 40, name)
+
+
+def test_resume_without_initial_lr_raises_torchs_key_error():
+    with pytest.raises(KeyError, match="initial_lr"):
+        fastsched.get_linear_schedule_with_warmup(make_optimizer(), 3, 20, last_epoch=5)
+
+
+def test_deprecated_step_with_epoch_warns_and_jumps_like_lambdalr():
+    ours, theirs = fresh_pair("cosine", FIXED_CONFIGS["cosine"])
+    ours.optimizer.step()
+    theirs.optimizer.step()
+    with pytest.warns(UserWarning, match="epoch parameter in `scheduler.step\\(\\)` was not necessary"):
+        ours.step(30)
+    with pytest.warns(UserWarning):
+        theirs.step(30)
+    assert ours.last_epoch == theirs.last_epoch == 30
+    step_side_by_side(ours, theirs, 20)
+
+
+def test_scheduler_step_before_optimizer_step_warns_as_torch_does():
+    ours = fastsched.get_linear_schedule_with_warmup(make_optimizer(), 3, 20)
+    with pytest.warns(UserWarning, match="Detected call of `lr_scheduler.step\\(\\)` before `optimizer.step\\(\\)`"):
+        ours.step()
+
+
+def test_param_group_added_after_construction_raises_like_lambdalr():
+    ours, theirs = fresh_pair("linear", FIXED_CONFIGS["linear"])
+    step_side_by_side(ours, theirs, 3)
+    for scheduler in (ours, theirs):
+        scheduler.optimizer.add_param_group({"params": [torch.zeros(1, requires_grad=True)]})
+    with pytest.raises(ValueError, match="zip\\(\\)"):
+        theirs.step()
+    with pytest.raises(ValueError, match="zip\\(\\)"):
+        ours.step()
+
+
+def test_tensor_lrs_are_updated_in_place_with_lambdalr_values():
+    def tensor_lr_optimizer():
+        return torch.optim.Adam([torch.zeros(2, requires_grad=True)], lr=torch.tensor(0.01))
+
+    ours = fastsched.get_cosine_schedule_with_warmup(tensor_lr_optimizer(), 3, 20)
+    theirs = transformers.get_cosine_schedule_with_warmup(tensor_lr_optimizer(), 3, 20)
+    lr_tensor = ours.optimizer.param_groups[0]["lr"]
+    for _ in range(40):
+        assert ours.optimizer.param_groups[0]["lr"] is lr_tensor
+        assert isinstance(ours.get_last_lr()[0], torch.Tensor)
+        assert ours.get_last_lr()[0] is not lr_tensor  # a copy, as torch's
+        assert torch.equal(lr_tensor, theirs.optimizer.param_groups[0]["lr"])
+        assert torch.equal(ours.get_last_lr()[0], theirs.get_last_lr()[0])
+        ours.optimizer.step()
+        theirs.optimizer.step()
+        ours.step()
+        theirs.step()
+
+
+def test_memory_is_8_bytes_per_scheduled_step_and_bounded_for_huge_counts():
+    scheduler = fastsched.get_linear_schedule_with_warmup(make_optimizer(), 10, 100_000)
+    assert scheduler._table.itemsize * len(scheduler._table) <= 8 * (100_000 + 1)
+    huge = fastsched.get_cosine_schedule_with_warmup(make_optimizer(), 10, 10**12)
+    assert len(huge._table) == torch_schedulers.EAGER_TABLE_STEPS  # the rest is computed as steps reach it
+    constant = fastsched.get_constant_schedule(make_optimizer())
+    assert len(constant._table) == 1
+
+
+# -- checkpoints ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SCHEDULE_NAMES)
+def test_checkpoint_round_trip_continues_like_uninterrupted_transformers(name):
+    params = FIXED_CONFIGS[name]
+    ours, theirs = fresh_pair(name, params)
+    step_side_by_side(ours, theirs, 23, name)
+    state = ours.state_dict()
+    assert len(pickle.dumps(state)) <= 2048
+    buffer = io.BytesIO()
+    torch.save({"scheduler": state, "optimizer": ours.optimizer.state_dict()}, buffer)
+    buffer.seek(0)
+    checkpoint = torch.load(buffer, weights_only=True)
+
+    resumed_optimizer = make_optimizer()
+    resumed = build(fastsched, name, resumed_optimizer, params)
+    resumed_optimizer.load_state_dict(checkpoint["optimizer"])
+    resumed.load_state_dict(checkpoint["scheduler"])
+    assert resumed.last_epoch == theirs.last_epoch
+    step_side_by_side(resumed, theirs, 100, name)
+
+
+def test_state_dict_holds_only_plain_types_and_no_table():
+    scheduler = fastsched.get_cosine_schedule_with_warmup(make_optimizer(), 10, 1_000_000)
+
+    def plain(value):
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(plain(v) for v in value)
+        return value is None or type(value) in (int, float, str, bool)
+
+    assert plain(scheduler.state_dict())
+    assert len(pickle.dumps(scheduler.state_dict())) <= 2048
+
+
+def test_checkpoints_move_both_ways_between_lambdalr_and_fastsched():
+    params = FIXED_CONFIGS["cosine"]
+    ours, theirs = fresh_pair("cosine", params)
+    step_side_by_side(ours, theirs, 17)
+
+    from_transformers = build(fastsched, "cosine", make_optimizer(), params)
+    from_transformers.optimizer.load_state_dict(theirs.optimizer.state_dict())
+    from_transformers.load_state_dict(theirs.state_dict())
+    to_transformers = build(transformers, "cosine", make_optimizer(), params)
+    to_transformers.optimizer.load_state_dict(ours.optimizer.state_dict())
+    to_transformers.load_state_dict(ours.state_dict())
+    assert isinstance(to_transformers, LambdaLR)
+
+    step_side_by_side(from_transformers, theirs, 60)
+    step_side_by_side(ours, to_transformers, 60)
+
+
+@pytest.mark.parametrize("clone", [copy.deepcopy, lambda scheduler: pickle.loads(pickle.dumps(scheduler))])
+def test_pickle_and_deepcopy_continue_exactly_and_independently(clone):
+    ours, theirs = fresh_pair("inverse_sqrt", FIXED_CONFIGS["inverse_sqrt"])
+    step_side_by_side(ours, theirs, 9)
+    cloned = clone(ours)
+    assert cloned.optimizer is not ours.optimizer
+    assert len(pickle.dumps(ours)) < 10_000  # the table isn't pickled: it is rebuilt
+    lrs_before = group_lrs(ours.optimizer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch: the unpickled optimizer's step isn't wrapped any more
+        step_side_by_side(cloned, theirs, 50)
+    assert group_lrs(ours.optimizer) == lrs_before
+
+
+# -- metric-driven names -----------------------------------------------------------------------------------------
+
+
+def test_reduce_lr_on_plateau_is_torchs():
+    scheduler = fastsched.get_scheduler("reduce_lr_on_plateau", make_optimizer(), 5, 10, {"patience": 3})
+    assert type(scheduler) is ReduceLROnPlateau
+    assert scheduler.patience == 3
+
+
+def test_greedy_is_transformers_greedylr():
+    scheduler = fastsched.get_scheduler("greedy", make_optimizer(), scheduler_specific_kwargs={"patience": 2})
+    assert type(scheduler) is tf_optimization.GreedyLR
+    assert scheduler.patience == 2
+
+
+def test_greedy_without_transformers_names_the_alternative(monkeypatch):
+    monkeypatch.setitem(sys.modules, "transformers.optimization", None)  # makes the import fail
+    with pytest.raises(NotImplementedError, match="reduce_lr_on_plateau"):
+        fastsched.get_greedy_schedule(make_optimizer())
+
+
+def test_layerwise_dummy_optimizer_gets_a_scheduler_per_parameter_as_in_transformers():
+    """transformers' GaLore-style LayerWiseDummyOptimizer: one scheduler per parameter, stepped by grad hooks."""
+    from transformers.trainer_pt_utils import LayerWiseDummyOptimizer, LayerWiseDummyScheduler
+
+    lrs = []
+    for module in (transformers, fastsched):
+        # One parameter: with more, transformers' own LayerWiseDummyScheduler fails on torch 2.13's strict zip.
+        params = [torch.zeros(2, requires_grad=True)]
+        optimizer_dict = {param: torch.optim.SGD([param], lr=1e-3) for param in params}
+        dummy = LayerWiseDummyOptimizer(optimizer_dict=optimizer_dict, lr=1e-3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the hooks step schedulers before their optimizers' step
+            scheduler = module.get_scheduler("linear", dummy, 2, 10)
+            for _ in range(4):
+                sum(param.sum() for param in params).backward()
+        assert isinstance(scheduler, LayerWiseDummyScheduler)
+        lrs.append([optimizer.param_groups[0]["lr"] for optimizer in optimizer_dict.values()])
+    assert lrs[0] == lrs[1]
+
+
+# -- errors --------------------------------------------------------------------------------------------------------
+
+# get_scheduler arguments on which transformers raises: ours must raise the same type with the same message.
+TRANSFORMERS_ERRORS = {
+    "unknown name": ("cosin", 1, 10, None),
+    "missing warmup": ("linear", None, None, None),
+    "missing training steps": ("cosine", 3, None, None),
+    "unexpected kwarg": ("cosine", 1, 10, {"foo": 1}),
+    "unexpected kwarg, inverse_sqrt": ("inverse_sqrt", 1, None, {"num_cycles": 2}),
+    "wsd without decay steps": ("warmup_stable_decay", 3, 10, None),
+    "wsd without T or S": ("warmup_stable_decay", 3, None, {"num_decay_steps": 4}),
+    "wsd warmup type": ("warmup_stable_decay", 3, 20, {"num_decay_steps": 4, "warmup_type": "exp"}),
+    "wsd decay type": ("warmup_stable_decay", 3, 20, {"num_decay_steps": 4, "decay_type": "step"}),
+    "polynomial lr_end": ("polynomial", 1, 10, {"lr_end": 0.2}),
+    "polynomial lr_end equal": ("polynomial", 1, 10, {"lr_end": 0.1}),
+    "min lr missing": ("cosine_with_min_lr", 1, 10, None),
+    "min lr both": ("cosine_warmup_with_min_lr", 1, 10, {"min_lr": 1e-3, "min_lr_rate": 0.1}),
+    "plateau kwarg": ("reduce_lr_on_plateau", None, None, {"foo": 1}),
+}
+
+
+@pytest.mark.parametrize("case", list(TRANSFORMERS_ERRORS))
+def test_errors_have_transformers_type_and_message(case):
+    name, warmup, training, specific = TRANSFORMERS_ERRORS[case]
+    caught = []
+    for module in (transformers, fastsched):
+        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        with pytest.raises(Exception) as info:
+            module.get_scheduler(name, optimizer, warmup, training, specific)
+        caught.append(info.value)
+    theirs, ours = caught
+    assert type(ours) is type(theirs)
+    assert str(ours).startswith(str(theirs))  # ours may go on to name the parameter
+
+
+def test_not_an_optimizer_is_a_type_error():
+    with pytest.raises(TypeError, match="NoneType is not an Optimizer"):
+        fastsched.get_scheduler("linear", None, 1, 10)
+    with pytest.raises(TypeError, match="dict is not an Optimizer"):
+        fastsched.get_polynomial_decay_schedule_with_warmup({"lr": 1.0}, 1, 10)
+
+
+@pytest.mark.parametrize(
+    ("name", "warmup", "training", "specific", "parameter"),
+    [
+        ("linear", -1, 10, None, "num_warmup_steps"),
+        ("linear", 1, -10, None, "num_training_steps"),
+        ("cosine", 1.5, 10, None, "num_warmup_steps"),
+        ("cosine", 1, 10, {"num_cycles": float("nan")}, "num_cycles"),
+        ("inverse_sqrt", 1, None, {"timescale": 0}, "timescale"),
+        ("polynomial", 1, 10, {"power": float("inf")}, "power"),
+        ("warmup_stable_decay", 1, 10, {"num_decay_steps": -2}, "num_decay_steps"),
+    ],
+)
+def test_bad_values_beyond_transformers_checks_name_the_parameter(name, warmup, training, specific, parameter):
+    with pytest.raises(ValueError, match=f"`{parameter}`"):
+        fastsched.get_scheduler(name, make_optimizer(), warmup, training, specific)
+
+
+def test_constant_ignores_counts_and_kwargs_as_transformers_does():
+    scheduler = fastsched.get_scheduler("constant", make_optimizer(), None, None, {"anything": 1})
+    assert scheduler.get_last_lr() == [1e-3, 1e-3 * SECOND_GROUP_SCALE]
