@@ -369,11 +369,16 @@ def max_cosine_angle(table: PackedTable, last_step: int) -> float:
     """An upper bound of the cosine argument (radians) any config reaches up to `last_step`.
 
     The fast cosine's range reduction is exact below ~5e7 radians; callers fall back to libm above.
+    Only cosine and cosine-with-min-lr keep growing their angle past num_training_steps: hard restarts take
+    the cosine of pi x (a fraction), and warmup-stable-decay's decay progress stops at 1.
     """
     p = table.params
     span = np.maximum(1.0, p[:, f.COL_TRAINING] - p[:, f.COL_WARMUP])
     progress = np.maximum(1.0, (last_step + 1.0 - p[:, f.COL_WARMUP]) / span)
-    angle = 2.0 * math.pi * p[:, f.COL_CYCLES] * progress
+    growing = np.isin(table.codes, (f.COSINE, f.COSINE_WITH_MIN_LR, f.COSINE_WARMUP_WITH_MIN_LR))
+    angle = np.where(growing, 2.0 * math.pi * p[:, f.COL_CYCLES] * progress, 0.0)
+    angle = np.where(table.codes == f.COSINE_WITH_RESTARTS, math.pi, angle)
+    angle = np.where(table.codes == f.WARMUP_STABLE_DECAY, 2.0 * math.pi * np.maximum(p[:, f.COL_CYCLES], 0.5), angle)
     return float(angle.max(initial=0.0))
 
 

@@ -5,9 +5,14 @@ CUDA kernels (``cuda.jit`` device code) compile this same source, and nothing el
 a formula. The arithmetic follows transformers' ``optimization.py`` operation by operation, in the same
 order, so that with ``fast=False`` the float64 results are transformers' own values bit for bit.
 
-``fast`` selects how a cosine is evaluated: ``False`` calls libm (what Python's ``math.cos`` calls);
-``True`` uses ``fast_cos``, a branch-free version that LLVM can vectorize (bulk tables). Kernels pass it
-as a constant, so the branch is folded away.
+``fast`` selects how a cosine and a division are evaluated (EXACT, FAST, FASTER below): ``False`` calls
+libm (what Python's ``math.cos`` calls) and divides; the fast levels use ``fast_cos``, a branch-free version
+that LLVM can vectorize, and multiply by reciprocals (bulk tables). Kernels pass it as a constant, so the
+branches are folded away.
+
+Every schedule starts with its warmup (``step < num_warmup_steps``); ``warmup_done=True`` says the caller
+knows the step is past it. The CPU kernels pass it as a constant to the steps after the warmup, so their loops
+compute no warmup branch.
 
 Steps and step counts arrive as float64 (exact for integers below 2**53); the Python layer validates
 everything, so these functions trust their input.
@@ -45,49 +50,65 @@ COL_WARMUP_SHAPE = 11  # warmup_stable_decay: SHAPE_* code of warmup_type
 COL_DECAY_SHAPE = 12  # warmup_stable_decay: SHAPE_* code of decay_type
 NUM_COLUMNS = 13
 
+# How the formulas evaluate: their `fast` argument (False / True work as EXACT / FAST; the CPU kernels pass a
+# compile-time constant, so the other branches fold away).
+EXACT = 0  # libm's cos and true divisions: transformers' float64 values bit for bit
+FAST = 1  # fast_cos for libm's cos: within 8e-16 of EXACT (the same angles, the same quotients)
+# FAST, and divisions by the reciprocal: quotients (the angles too) are ~2 ulps off at most, so results are
+# within 1e-15 + |angle| * 3.3e-16 of EXACT (bulk.fill uses it where the angles are small)
+FASTER = 2
+
 # warmup_stable_decay's warmup_type / decay_type.
 SHAPE_LINEAR = 0
 SHAPE_COSINE = 1
 SHAPE_1_SQRT = 2
 
-# 2*pi split for Cody-Waite reduction: HI and MID have 30 significant bits, so n * HI and n * MID are
-# exact for every n < 2**23 (angles up to ~5e7 radians); LO carries the remaining bits.
+# 2*pi split for Cody-Waite reduction: HI has 30 significant bits, so n * HI is exact for every n < 2**23
+# (angles up to ~5e7 radians), with or without fused multiply-adds; LO = 2*pi - HI rounded, off by 7e-26.
 _TWO_PI_HI = 6.283185310661793
-_TWO_PI_MID = -3.4822062768002926e-09
-_TWO_PI_LO = -1.401373759235972e-18
+_TWO_PI_LO = -3.4822062782016664e-09
 _INV_TWO_PI = 0.15915494309189535
-_PI_HI = 3.141592653589793
-_PI_LO = 1.2246467991473532e-16
-_HALF_PI = 1.5707963267948966
+# (t + 1.5 * 2**52) - 1.5 * 2**52 is t rounded to the nearest integer, for |t| < 2**51: two additions where
+# math.floor costs a rounding and two conversions (float -> int -> float).
+_ROUND_SHIFT = 6755399441055744.0
+_TWO_TO_52 = 4503599627370496.0
+# cos(r) = P(r**2) on [-pi, pi]: the degree-10 polynomial interpolating cos(sqrt(y)) at the Chebyshev extrema
+# of [0, pi**2] (near-minimax, and exact at both ends: P(0) = 1, P(pi**2) = -1; no folding onto [0, pi/2]
+# needed). Evaluated in float64 its error stays below 8e-16.
+_COS = (
+    1.0,
+    -0.4999999999999997,
+    0.04166666666666483,
+    -0.001388888888885194,
+    2.4801587298143825e-05,
+    -2.7557319046446803e-07,
+    2.087675145333187e-09,
+    -1.1470636854196518e-11,
+    4.778120315320138e-14,
+    -1.5514622885993034e-16,
+    3.653512761892795e-19,
+)
+
+
+@register_jitable
+def cos_reduced(r):
+    """fast_cos's polynomial alone: cos(r) for r in [-pi, pi], within 8e-16 of libm's."""
+    y = r * r
+    p = _COS[10]
+    for k in range(9, -1, -1):  # unrolled by LLVM: Horner's scheme on constants
+        p = p * y + _COS[k]
+    return p
 
 
 @register_jitable
 def fast_cos(angle):
     """cos(angle) without libm calls or branches (LLVM vectorizes it), for |angle| below ~5e7.
 
-    Cody-Waite reduction by 2*pi to r in [-pi, pi], folding onto [0, pi/2] with cos(r) = -cos(pi - |r|),
-    then the Taylor series to x**22, whose truncation error is below 1e-19 there. The result stays
-    within a few 1e-16 of libm's for the same float64 angle.
+    Cody-Waite reduction by 2*pi to r in [-pi, pi] (n * HI is exact, so r is within 1e-16 of exact), then a
+    degree-10 polynomial in r**2. The result stays within a few 1e-16 of libm's for the same float64 angle.
     """
-    n = math.floor(angle * _INV_TWO_PI + 0.5)
-    r = ((angle - n * _TWO_PI_HI) - n * _TWO_PI_MID) - n * _TWO_PI_LO
-    a = abs(r)
-    flip = a > _HALF_PI
-    x = ((_PI_HI - a) + _PI_LO) if flip else a
-    x2 = x * x
-    p = -8.896791392450574e-22
-    p = p * x2 + 4.110317623312165e-19
-    p = p * x2 - 1.5619206968586225e-16
-    p = p * x2 + 4.779477332387385e-14
-    p = p * x2 - 1.1470745597729725e-11
-    p = p * x2 + 2.08767569878681e-09
-    p = p * x2 - 2.755731922398589e-07
-    p = p * x2 + 2.48015873015873e-05
-    p = p * x2 - 0.001388888888888889
-    p = p * x2 + 0.041666666666666664
-    p = p * x2 - 0.5
-    c = p * x2 + 1.0
-    return -c if flip else c
+    n = (angle * _INV_TWO_PI + _ROUND_SHIFT) - _ROUND_SHIFT
+    return cos_reduced((angle - n * _TWO_PI_HI) - n * _TWO_PI_LO)
 
 
 @register_jitable
@@ -98,107 +119,143 @@ def cos(angle, fast):
 
 
 @register_jitable
-def linear_warmup(step, num_warmup_steps):
-    return step / max(1.0, num_warmup_steps)
+def cos_within_pi(angle, fast):
+    """cos(angle) for an angle known to lie in [-pi, pi]: the fast levels skip the range reduction."""
+    if fast:
+        return cos_reduced(angle)
+    return math.cos(angle)
 
 
 @register_jitable
-def constant_with_warmup(step, num_warmup_steps):
-    if step < num_warmup_steps:
-        return linear_warmup(step, num_warmup_steps)
+def divide(numerator, denominator, fast):
+    """numerator / denominator; FASTER multiplies by the reciprocal instead, which a loop with a fixed denominator
+    computes once (a division costs some ten multiplications and doesn't pipeline), one ulp off at most."""
+    if fast == FASTER:
+        return numerator * (1.0 / denominator)
+    return numerator / denominator
+
+
+@register_jitable
+def linear_warmup(step, num_warmup_steps, fast=False):
+    return divide(step, max(1.0, num_warmup_steps), fast)
+
+
+@register_jitable
+def constant_with_warmup(step, num_warmup_steps, fast=False, warmup_done=False):
+    if not warmup_done and step < num_warmup_steps:
+        return linear_warmup(step, num_warmup_steps, fast)
     return 1.0
 
 
 @register_jitable
-def linear(step, num_warmup_steps, num_training_steps):
-    if step < num_warmup_steps:
-        return linear_warmup(step, num_warmup_steps)
-    return max(0.0, (num_training_steps - step) / max(1.0, num_training_steps - num_warmup_steps))
+def linear(step, num_warmup_steps, num_training_steps, fast=False, warmup_done=False):
+    if not warmup_done and step < num_warmup_steps:
+        return linear_warmup(step, num_warmup_steps, fast)
+    return max(0.0, divide(num_training_steps - step, max(1.0, num_training_steps - num_warmup_steps), fast))
 
 
 @register_jitable
-def cosine_progress(step, num_warmup_steps, num_training_steps):
-    return (step - num_warmup_steps) / max(1.0, num_training_steps - num_warmup_steps)
+def cosine_progress(step, num_warmup_steps, num_training_steps, fast=False):
+    return divide(step - num_warmup_steps, max(1.0, num_training_steps - num_warmup_steps), fast)
 
 
 @register_jitable
-def cosine(step, num_warmup_steps, num_training_steps, num_cycles, fast):
-    if step < num_warmup_steps:
-        return linear_warmup(step, num_warmup_steps)
-    progress = cosine_progress(step, num_warmup_steps, num_training_steps)
+def cosine(step, num_warmup_steps, num_training_steps, num_cycles, fast, warmup_done=False):
+    if not warmup_done and step < num_warmup_steps:
+        return linear_warmup(step, num_warmup_steps, fast)
+    progress = cosine_progress(step, num_warmup_steps, num_training_steps, fast)
     return max(0.0, 0.5 * (1.0 + cos(math.pi * num_cycles * 2.0 * progress, fast)))
 
 
 @register_jitable
-def cosine_with_restarts(step, num_warmup_steps, num_training_steps, num_cycles, fast):
-    if step < num_warmup_steps:
-        return linear_warmup(step, num_warmup_steps)
-    progress = cosine_progress(step, num_warmup_steps, num_training_steps)
+def cosine_with_restarts(step, num_warmup_steps, num_training_steps, num_cycles, fast, warmup_done=False):
+    if not warmup_done and step < num_warmup_steps:
+        return linear_warmup(step, num_warmup_steps, fast)
+    # A restart jumps from 0 back to 1: an ulp off in progress could put a step on the other side of one, so
+    # every level divides exactly here.
+    progress = cosine_progress(step, num_warmup_steps, num_training_steps, EXACT)
     if progress >= 1.0:
         return 0.0
-    return max(0.0, 0.5 * (1.0 + cos(math.pi * ((num_cycles * progress) % 1.0), fast)))
+    turns = num_cycles * progress
+    # Python's `turns % 1.0` bit for bit, turns being >= 0 here (both round the exact fraction once; from 2**52
+    # on every float is an integer), without the fmod call that keeps LLVM from vectorizing.
+    fraction = turns - float(int(turns)) if turns < _TWO_TO_52 else 0.0
+    return max(0.0, 0.5 * (1.0 + cos_within_pi(math.pi * fraction, fast)))
 
 
 @register_jitable
-def polynomial(step, num_warmup_steps, num_training_steps, lr_end, power, lr_init):
-    if step < num_warmup_steps:
-        return linear_warmup(step, num_warmup_steps)
+def polynomial(step, num_warmup_steps, num_training_steps, lr_end, power, lr_init, fast=False, warmup_done=False):
+    if not warmup_done and step < num_warmup_steps:
+        return linear_warmup(step, num_warmup_steps, fast)
     decay_steps = num_training_steps - num_warmup_steps
     # transformers divides by zero at step == W == T; the schedule's value there is its end value.
     if step > num_training_steps or decay_steps == 0.0:
-        return lr_end / lr_init
-    pct_remaining = 1.0 - (step - num_warmup_steps) / decay_steps
-    return ((lr_init - lr_end) * pct_remaining**power + lr_end) / lr_init
+        return divide(lr_end, lr_init, fast)
+    # pow with a power below 1 turns an ulp of pct_remaining near 0 into far more: only power 1 divides fast
+    pct_remaining = 1.0 - divide(step - num_warmup_steps, decay_steps, fast if power == 1.0 else EXACT)
+    return divide((lr_init - lr_end) * pct_remaining**power + lr_end, lr_init, fast)
 
 
 @register_jitable
-def inverse_sqrt(step, num_warmup_steps, timescale):
-    if step < num_warmup_steps:
-        return linear_warmup(step, num_warmup_steps)
+def inverse_sqrt(step, num_warmup_steps, timescale, fast=False, warmup_done=False):
+    if not warmup_done and step < num_warmup_steps:
+        return linear_warmup(step, num_warmup_steps, fast)
     shift = timescale - num_warmup_steps
-    return 1.0 / math.sqrt((step + shift) / timescale)
+    return 1.0 / math.sqrt(divide(step + shift, timescale, fast))
 
 
 @register_jitable
-def cosine_with_min_lr(step, num_warmup_steps, num_training_steps, num_cycles, min_lr_rate, fast):
-    if step < num_warmup_steps:
-        return linear_warmup(step, num_warmup_steps)
-    progress = cosine_progress(step, num_warmup_steps, num_training_steps)
+def cosine_with_min_lr(step, num_warmup_steps, num_training_steps, num_cycles, min_lr_rate, fast, warmup_done=False):
+    if not warmup_done and step < num_warmup_steps:
+        return linear_warmup(step, num_warmup_steps, fast)
+    progress = cosine_progress(step, num_warmup_steps, num_training_steps, fast)
     factor = 0.5 * (1.0 + cos(math.pi * num_cycles * 2.0 * progress, fast))
     return max(0.0, factor * (1.0 - min_lr_rate) + min_lr_rate)
 
 
 @register_jitable
 def cosine_warmup_with_min_lr(
-    step, num_warmup_steps, num_training_steps, num_cycles, min_lr_rate, warmup_lr_rate, fast
+    step, num_warmup_steps, num_training_steps, num_cycles, min_lr_rate, warmup_lr_rate, fast, warmup_done=False
 ):
     """transformers' `..._with_warmup_lr_rate` variant: warmup counts from step + 1; NaN warmup_lr_rate = None."""
-    if step < num_warmup_steps:
+    if not warmup_done and step < num_warmup_steps:
         if math.isnan(warmup_lr_rate):
-            return (step + 1.0) / max(1.0, num_warmup_steps)
-        return warmup_lr_rate + (1.0 - warmup_lr_rate) * step / max(1.0, num_warmup_steps - 1.0)
-    progress = (step - num_warmup_steps + 1.0) / max(1.0, num_training_steps - num_warmup_steps)
+            return divide(step + 1.0, max(1.0, num_warmup_steps), fast)
+        return warmup_lr_rate + divide((1.0 - warmup_lr_rate) * step, max(1.0, num_warmup_steps - 1.0), fast)
+    progress = divide(step - num_warmup_steps + 1.0, max(1.0, num_training_steps - num_warmup_steps), fast)
     factor = 0.5 * (1.0 + cos(math.pi * num_cycles * 2.0 * progress, fast))
     return max(0.0, factor * (1.0 - min_lr_rate) + min_lr_rate)
 
 
 @register_jitable
 def warmup_stable_decay(
-    step, num_warmup_steps, num_stable_steps, num_decay_steps, warmup_shape, decay_shape, min_lr_ratio, num_cycles, fast
+    step,
+    num_warmup_steps,
+    num_stable_steps,
+    num_decay_steps,
+    warmup_shape,
+    decay_shape,
+    min_lr_ratio,
+    num_cycles,
+    fast,
+    warmup_done=False,
 ):
-    if step < num_warmup_steps:
-        progress = step / max(1.0, num_warmup_steps)
+    if not warmup_done and step < num_warmup_steps:
+        # sqrt(1 - progress) would magnify an ulp of progress near 1: 1-sqrt divides exactly
+        progress = divide(step, max(1.0, num_warmup_steps), EXACT if warmup_shape == SHAPE_1_SQRT else fast)
         if warmup_shape == SHAPE_LINEAR:
             factor = progress
         elif warmup_shape == SHAPE_COSINE:
-            factor = 0.5 * (1.0 - cos(math.pi * progress, fast))
+            factor = 0.5 * (1.0 - cos_within_pi(math.pi * progress, fast))
         else:
             factor = 1.0 - math.sqrt(1.0 - progress)
         return max(0.0, factor * (1.0 - min_lr_ratio) + min_lr_ratio)
     if step < num_warmup_steps + num_stable_steps:
         return 1.0
     if step < num_warmup_steps + num_stable_steps + num_decay_steps:
-        progress = (step - num_warmup_steps - num_stable_steps) / max(1.0, num_decay_steps)
+        # sqrt(progress) would magnify an ulp of progress near 0: 1-sqrt divides exactly
+        decay_fast = EXACT if decay_shape == SHAPE_1_SQRT else fast
+        progress = divide(step - num_warmup_steps - num_stable_steps, max(1.0, num_decay_steps), decay_fast)
         if decay_shape == SHAPE_LINEAR:
             factor = 1.0 - progress
         elif decay_shape == SHAPE_COSINE:
@@ -209,29 +266,71 @@ def warmup_stable_decay(
     return min_lr_ratio
 
 
+# Each schedule with its parameters read from a packed table row `p` (a 1-D float64 array, or the tuple that
+# `row_params` makes of one): the unpacking exists once, here, for `multiplier` and for the CPU kernels, which
+# compile one of these per schedule (FORMULAS[code]) so that their inner loops hold no dispatch.
+
+
 @register_jitable
-def multiplier(code, step, p, fast):
-    """The multiplier of the schedule `code` with packed parameters `p` (one table row) at `step`."""
-    if code == CONSTANT:
-        return 1.0
-    if code == CONSTANT_WITH_WARMUP:
-        return constant_with_warmup(step, p[COL_WARMUP])
-    if code == LINEAR:
-        return linear(step, p[COL_WARMUP], p[COL_TRAINING])
-    if code == COSINE:
-        return cosine(step, p[COL_WARMUP], p[COL_TRAINING], p[COL_CYCLES], fast)
-    if code == COSINE_WITH_RESTARTS:
-        return cosine_with_restarts(step, p[COL_WARMUP], p[COL_TRAINING], p[COL_CYCLES], fast)
-    if code == POLYNOMIAL:
-        return polynomial(step, p[COL_WARMUP], p[COL_TRAINING], p[COL_LR_END], p[COL_POWER], p[COL_LR_INIT])
-    if code == INVERSE_SQRT:
-        return inverse_sqrt(step, p[COL_WARMUP], p[COL_TIMESCALE])
-    if code == COSINE_WITH_MIN_LR:
-        return cosine_with_min_lr(step, p[COL_WARMUP], p[COL_TRAINING], p[COL_CYCLES], p[COL_MIN_LR_RATE], fast)
-    if code == COSINE_WARMUP_WITH_MIN_LR:
-        return cosine_warmup_with_min_lr(
-            step, p[COL_WARMUP], p[COL_TRAINING], p[COL_CYCLES], p[COL_MIN_LR_RATE], p[COL_WARMUP_LR_RATE], fast
-        )
+def constant_packed(step, p, fast, warmup_done=False):
+    return 1.0
+
+
+@register_jitable
+def constant_with_warmup_packed(step, p, fast, warmup_done=False):
+    return constant_with_warmup(step, p[COL_WARMUP], fast, warmup_done)
+
+
+@register_jitable
+def linear_packed(step, p, fast, warmup_done=False):
+    return linear(step, p[COL_WARMUP], p[COL_TRAINING], fast, warmup_done)
+
+
+@register_jitable
+def cosine_packed(step, p, fast, warmup_done=False):
+    return cosine(step, p[COL_WARMUP], p[COL_TRAINING], p[COL_CYCLES], fast, warmup_done)
+
+
+@register_jitable
+def cosine_with_restarts_packed(step, p, fast, warmup_done=False):
+    return cosine_with_restarts(step, p[COL_WARMUP], p[COL_TRAINING], p[COL_CYCLES], fast, warmup_done)
+
+
+@register_jitable
+def polynomial_packed(step, p, fast, warmup_done=False):
+    return polynomial(
+        step, p[COL_WARMUP], p[COL_TRAINING], p[COL_LR_END], p[COL_POWER], p[COL_LR_INIT], fast, warmup_done
+    )
+
+
+@register_jitable
+def inverse_sqrt_packed(step, p, fast, warmup_done=False):
+    return inverse_sqrt(step, p[COL_WARMUP], p[COL_TIMESCALE], fast, warmup_done)
+
+
+@register_jitable
+def cosine_with_min_lr_packed(step, p, fast, warmup_done=False):
+    return cosine_with_min_lr(
+        step, p[COL_WARMUP], p[COL_TRAINING], p[COL_CYCLES], p[COL_MIN_LR_RATE], fast, warmup_done
+    )
+
+
+@register_jitable
+def cosine_warmup_with_min_lr_packed(step, p, fast, warmup_done=False):
+    return cosine_warmup_with_min_lr(
+        step,
+        p[COL_WARMUP],
+        p[COL_TRAINING],
+        p[COL_CYCLES],
+        p[COL_MIN_LR_RATE],
+        p[COL_WARMUP_LR_RATE],
+        fast,
+        warmup_done,
+    )
+
+
+@register_jitable
+def warmup_stable_decay_packed(step, p, fast, warmup_done=False):
     return warmup_stable_decay(
         step,
         p[COL_WARMUP],
@@ -242,4 +341,72 @@ def multiplier(code, step, p, fast):
         p[COL_MIN_LR_RATE],
         p[COL_CYCLES],
         fast,
+        warmup_done,
     )
+
+
+# FORMULAS[code]: the packed formula of schedule `code`.
+FORMULAS = (
+    constant_packed,
+    constant_with_warmup_packed,
+    linear_packed,
+    cosine_packed,
+    cosine_with_restarts_packed,
+    polynomial_packed,
+    inverse_sqrt_packed,
+    cosine_with_min_lr_packed,
+    cosine_warmup_with_min_lr_packed,
+    warmup_stable_decay_packed,
+)
+
+
+@register_jitable
+def pinned(value, pin):
+    """`pin` unless it is NaN (then `value`): a kernel that pins a column to a compile-time constant gets code
+    specialised for it (warmup_stable_decay's shapes, polynomial's power 1) once LLVM folds the comparisons."""
+    return value if math.isnan(pin) else pin
+
+
+@register_jitable
+def row_params(p, pins):
+    """Row `p` of the packed table as a tuple of NUM_COLUMNS locals, a column's value replaced by pins[column]
+    where that is not NaN. Locals, unlike loads from `p`, stay in registers across a loop that writes `out`."""
+    return (
+        pinned(p[0], pins[0]),
+        pinned(p[1], pins[1]),
+        pinned(p[2], pins[2]),
+        pinned(p[3], pins[3]),
+        pinned(p[4], pins[4]),
+        pinned(p[5], pins[5]),
+        pinned(p[6], pins[6]),
+        pinned(p[7], pins[7]),
+        pinned(p[8], pins[8]),
+        pinned(p[9], pins[9]),
+        pinned(p[10], pins[10]),
+        pinned(p[11], pins[11]),
+        pinned(p[12], pins[12]),
+    )
+
+
+@register_jitable
+def multiplier(code, step, p, fast):
+    """The multiplier of the schedule `code` with packed parameters `p` (one table row) at `step`."""
+    if code == CONSTANT:
+        return constant_packed(step, p, fast)
+    if code == CONSTANT_WITH_WARMUP:
+        return constant_with_warmup_packed(step, p, fast)
+    if code == LINEAR:
+        return linear_packed(step, p, fast)
+    if code == COSINE:
+        return cosine_packed(step, p, fast)
+    if code == COSINE_WITH_RESTARTS:
+        return cosine_with_restarts_packed(step, p, fast)
+    if code == POLYNOMIAL:
+        return polynomial_packed(step, p, fast)
+    if code == INVERSE_SQRT:
+        return inverse_sqrt_packed(step, p, fast)
+    if code == COSINE_WITH_MIN_LR:
+        return cosine_with_min_lr_packed(step, p, fast)
+    if code == COSINE_WARMUP_WITH_MIN_LR:
+        return cosine_warmup_with_min_lr_packed(step, p, fast)
+    return warmup_stable_decay_packed(step, p, fast)

@@ -24,7 +24,7 @@ import numba.np.ufunc.parallel as parallel_runtime
 import fastsched
 from fastsched.kernels import cpu
 lr = fastsched.trajectory("cosine", 3000, base_lr=1e-3, num_warmup_steps=100, num_training_steps=2000)
-dispatchers = [k for k in vars(cpu).values() if isinstance(k, numba.core.registry.CPUDispatcher)]
+dispatchers = cpu.dispatchers()
 print(json.dumps({
     "value": float(lr[1000]),
     "kernels_file": cpu.__file__,

@@ -15,6 +15,7 @@ from reference import float32_ulp, transformers_multipliers
 from strategies import SCHEDULE_NAMES, configs, schedule_length
 
 import fastsched
+from fastsched import schedules
 
 FLOAT64_TOLERANCE = 1e-12
 parity_settings = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -218,3 +219,23 @@ def test_large_sweep_takes_the_parallel_kernel_and_matches_the_serial_one():
     )
     big = fastsched.sweep("cosine", 20_000, num_warmup_steps=warmups, num_training_steps=15_000, num_cycles=3.0)
     np.testing.assert_array_equal(big, small)
+
+
+UNBOUNDED = {"cosine", "cosine_with_min_lr", "cosine_warmup_with_min_lr", "inverse_sqrt"}
+
+
+@pytest.mark.parametrize("name", SCHEDULE_NAMES)
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_constant_from_is_where_the_schedule_stops_changing(name, data):
+    """constant_from() (where scheduler tables may end): the multiplier never changes from that step on."""
+    _, base_lr, params = data.draw(configs(name))
+    packed = schedules.pack(name, base_lr, **params)
+    last = schedules.constant_from(int(packed.codes[0]), packed.params[0])
+    if name in UNBOUNDED:
+        assert last is None
+        return
+    length = schedule_length(params)
+    steps = np.concatenate([np.arange(last, last + 3 * length + 20), [2**31, 2**40 + 3, 2**53 - 1]])
+    values = fastsched.multipliers(name, steps, base_lr=base_lr, **params)
+    np.testing.assert_array_equal(values, np.full_like(values, values[0]))
