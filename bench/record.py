@@ -2,9 +2,9 @@
 
 The JSON holds the machine (name, CPU model, cores), the versions of python / numpy / numba / torch /
 transformers (jax when present), the date and command, each benchmark's statistics, the ratios issue 4
-judges (each against its reference in the same run: fill, numpy, JAX, transformers), and measurements
-that need fresh processes: start-up with a warm and an empty kernel cache, and the peak RSS of a sweep
-written into an np.memmap.
+judges (each against its reference in the same run: fill, numpy, JAX in float32 and in float64, transformers),
+and measurements that need fresh processes: start-up with a warm and an empty kernel cache, and the peak RSS
+of a sweep written into an np.memmap.
 
     python bench/record.py                      # bench/results/<machine>.json
     python bench/record.py --label before       # bench/results/<machine>-before.json
@@ -44,7 +44,8 @@ GOALS = {
         for dtype in ("float64", "float32")
     },
     "numpy_vs_cosine_float64": (20.0, "min"),
-    "jax_vs_cosine_float32": (10.0, "min"),
+    "jax_float32_over_fastsched_float32": (10.0, "min"),
+    "jax_float64_over_fastsched_float64": (10.0, "min"),
     "transformers_vs_sweep_cosine": (1000.0, "min"),
     "startup_warm_over_numba_import_s": (0.3, "max"),
     "startup_cold_first_sweep_s": (3.0, "max"),
@@ -184,10 +185,10 @@ def derive_ratios(benchmarks: list[dict], stat: str) -> dict[str, float]:
         ours = next(
             (v for (g, k, s, _), v in by_key.items() if g == group and k == "fastsched" and s == "cosine"), None
         )
-        for reference in ("numpy", "jax"):
+        for reference, name in (("numpy", f"numpy_vs_cosine_{dtype}"), ("jax", f"jax_{dtype}_over_fastsched_{dtype}")):
             theirs = next((v for (g, k, *_), v in by_key.items() if g == group and k == reference), None)
             if theirs and ours:
-                ratios[f"{reference}_vs_cosine_{dtype}"] = theirs / ours
+                ratios[name] = theirs / ours
     sweep = {k: v for (g, k, *_), v in by_key.items() if g == "sweep-cosine"}
     if "fastsched" in sweep and "transformers" in sweep:
         ratios["transformers_vs_sweep_cosine"] = sweep["transformers"] / sweep["fastsched"]

@@ -3,7 +3,7 @@
 Groups (each holds the reference it is judged against, so ratios come from one run on one machine):
 - ``trajectory-float64`` / ``trajectory-float32``: trajectory(name, 10**7, out=preallocated) for the schedules
   of issue 4, next to ``ndarray.fill`` of the same array (the memory-write limit), the cosine as a numpy
-  formula and (float32, where jax is installed) as a JAX-jitted formula.
+  formula (float64) and, where jax is installed, as a JAX-jitted formula in the same dtype (x64 mode on).
 - ``sweep-cosine``: sweep('cosine', 20 000 steps, 64 configs) next to building and stepping transformers'
   schedulers for the same grid (values checked equal first).
 - ``scale-float64``: cosine trajectories of 1e5 .. 1e8 elements next to fills of the same sizes (ns per element).
@@ -98,27 +98,34 @@ def test_numpy_formula(benchmark, out64):
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12 * BASE_LR)
 
 
-def test_jax_formula(benchmark, out32):
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_jax_formula(benchmark, dtype, out64, out32):
     jax = pytest.importorskip("jax")
+    # float64 needs x64 mode (JAX computes in float32 otherwise); the float32 run still builds float32 arrays
+    jax.config.update("jax_enable_x64", True)
     jnp = jax.numpy
+    jax_dtype = jnp.dtype(dtype)
+    out = out64 if dtype == "float64" else out32
     params = TRAJECTORIES["cosine"]
 
     @jax.jit
     def jax_cosine(base_lr):
-        # the numpy formula above, in JAX's default float32 (the dtype a JAX user gets)
-        steps = jnp.arange(NUM_STEPS, dtype=jnp.float32)
+        # the numpy formula above, every array and scalar in `dtype` (a JAX user's default is float32)
+        steps = jnp.arange(NUM_STEPS, dtype=jax_dtype)
         warmup = steps / max(1, WARMUP)
         progress = (steps - WARMUP) / max(1, NUM_STEPS - WARMUP)
         decay = jnp.maximum(0.0, 0.5 * (1.0 + jnp.cos(math.pi * 0.5 * 2.0 * progress)))
-        return base_lr * jnp.where(steps < WARMUP, warmup, decay)
+        return base_lr.astype(jax_dtype) * jnp.where(steps < WARMUP, warmup, decay)
 
     def run():
-        return jax_cosine(BASE_LR).block_until_ready()
+        return jax_cosine(jnp.asarray(BASE_LR, dtype=jax_dtype)).block_until_ready()
 
-    expected = fastsched.trajectory("cosine", NUM_STEPS, base_lr=BASE_LR, out=out32, **params)
-    np.testing.assert_allclose(np.asarray(run()), expected, rtol=0, atol=1e-5 * BASE_LR)
-    benchmark.group = "trajectory-float32"
-    benchmark.extra_info.update(kind="jax", schedule="cosine", num_elements=NUM_STEPS, dtype="float32")
+    expected = fastsched.trajectory("cosine", NUM_STEPS, base_lr=BASE_LR, out=out, **params)
+    got = np.asarray(run())
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=(1e-5 if dtype == "float32" else 1e-12) * BASE_LR)
+    benchmark.group = f"trajectory-{dtype}"
+    benchmark.extra_info.update(kind="jax", schedule="cosine", num_elements=NUM_STEPS, dtype=dtype)
     benchmark(run)
 
 

@@ -7,6 +7,7 @@ what this module packs. Every error names the parameter it is about.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import warnings
 from collections.abc import Mapping
@@ -70,12 +71,16 @@ class Schedule:
     parameters: tuple[Parameter, ...]
     summary: str
 
-    @property
+    @functools.cached_property
     def parameter_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.parameters)
 
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Parameter]:
+        return {p.name: p for p in self.parameters}
+
     def parameter(self, name: str) -> Parameter:
-        return next(p for p in self.parameters if p.name == name)
+        return self._by_name[name]
 
 
 _W = Parameter("num_warmup_steps", "count", help="steps of linear warmup from 0")
@@ -219,6 +224,10 @@ def _as_numeric(name: str, value: Any, allow_array: bool) -> np.ndarray:
 
 def check_count(name: str, arr: np.ndarray, positive: bool = False) -> np.ndarray:
     """Non-negative integers (integral floats accepted), returned as float64 for the kernels."""
+    if arr.ndim == 0:  # a scalar: the same checks without five ufunc calls (an error takes the array path)
+        value = float(arr)
+        if (1 if positive else 0) <= value <= MAX_STEP and value == math.floor(value):  # NaN, inf: out of range
+            return np.array(value)
     values = arr.astype(np.float64)
     bad = ~np.isfinite(values) | (values != np.floor(values)) | (values < (1 if positive else 0)) | (values > MAX_STEP)
     if bad.any():
@@ -229,6 +238,10 @@ def check_count(name: str, arr: np.ndarray, positive: bool = False) -> np.ndarra
 
 
 def check_float(name: str, arr: np.ndarray, signed: bool = False) -> np.ndarray:
+    if arr.ndim == 0:  # a scalar: the same checks without the ufunc calls (an error takes the array path)
+        value = float(arr)
+        if math.isfinite(value) and (signed or value >= 0):
+            return np.array(value)
     values = arr.astype(np.float64)
     bad = ~np.isfinite(values) if signed else ~np.isfinite(values) | (values < 0)
     if bad.any():
@@ -248,22 +261,20 @@ def check_dtype(dtype: Any) -> np.dtype:
     return resolved
 
 
-def pack(name: Any, base_lr: Any = 1.0, *, allow_arrays: bool = False, **params: Any) -> PackedTable:
-    """Validate a schedule's parameters (scalars, or 1-D arrays broadcast together) and pack the kernels' table.
+def _broadcast(arr: np.ndarray, n: int) -> np.ndarray:
+    """np.broadcast_to(arr, (n,)) (a read-only view), a reshape where that is all it takes (a few times faster)."""
+    if arr.shape == (n,) or (n == 1 and arr.ndim == 0):
+        view = arr.reshape(n)
+        view.flags.writeable = False
+        return view
+    return np.broadcast_to(arr, (n,))
 
-    Raises ValueError / TypeError naming the parameter; checks follow transformers' order: unknown name,
-    unexpected keyword, num_warmup_steps, num_training_steps, then the schedule's own requirements.
-    """
-    schedule = get_schedule(name)
-    for key in params:
-        if key not in schedule.parameter_names:
-            takes = ", ".join(schedule.parameter_names) or "no parameters"
-            raise TypeError(f"{schedule.name} got an unexpected keyword argument `{key}`; it takes: {takes}")
-    given = {k: v for k, v in params.items() if v is not None}
-    for required in ("num_warmup_steps", "num_training_steps", "num_decay_steps"):
-        if required in schedule.parameter_names and schedule.parameter(required).required and required not in given:
-            raise ValueError(f"{schedule.name} requires `{required}`, please provide that argument.")
 
+def _validated(
+    schedule: Schedule, base_lr: Any, given: dict[str, Any], allow_arrays: bool
+) -> tuple[dict[str, np.ndarray], int]:
+    """Every numeric parameter (base_lr first, then the schedule's in order) validated as float64 and broadcast to
+    (n,), and n; the choices checked. Raises the first error, naming its parameter."""
     raw: dict[str, np.ndarray] = {"base_lr": _as_numeric("base_lr", base_lr, allow_arrays)}
     for p in schedule.parameters:
         if p.name not in given:
@@ -285,7 +296,7 @@ def pack(name: Any, base_lr: Any = 1.0, *, allow_arrays: bool = False, **params:
         raise ValueError(f"sweep parameters must have one common length; {listed}")
     n = next(iter(lengths.values()), 1)
 
-    values: dict[str, np.ndarray] = {"base_lr": np.broadcast_to(check_float("base_lr", raw["base_lr"]), (n,))}
+    values: dict[str, np.ndarray] = {"base_lr": _broadcast(check_float("base_lr", raw["base_lr"]), n)}
     for p in schedule.parameters:
         if p.name in raw:
             checked = (
@@ -293,8 +304,73 @@ def pack(name: Any, base_lr: Any = 1.0, *, allow_arrays: bool = False, **params:
                 if p.kind == "count"
                 else check_float(p.name, raw[p.name], p.signed)
             )
-            values[p.name] = np.broadcast_to(checked, (n,))
+            values[p.name] = _broadcast(checked, n)
 
+    return values, n
+
+
+# Python and numpy scalar types that _valid_scalars reads as they are (bool is an int but not a number here)
+_INT_TYPES = (int, np.integer)
+_FLOAT_TYPES = (float, np.floating)
+
+
+def _valid_scalars(schedule: Schedule, base_lr: Any, given: dict[str, Any]) -> dict[str, np.ndarray] | None:
+    """_validated's result for the common call, every numeric parameter a valid int or float scalar, in a
+    fraction of its time (no array per check); None for anything else, which _validated then checks, raising
+    its errors with their messages."""
+    names = ["base_lr"]
+    numbers = [base_lr]
+    for p in schedule.parameters:
+        if p.name in given:
+            value = given[p.name]
+            if p.kind == "choice":
+                if not isinstance(value, str) or value not in SHAPES:
+                    return None
+                continue
+            names.append(p.name)
+            numbers.append(value)
+    floats = []
+    for name, value in zip(names, numbers, strict=True):
+        if isinstance(value, (bool, np.bool_)):
+            return None
+        if isinstance(value, _INT_TYPES):
+            if not -(2**63) <= value < 2**63:
+                return None
+        elif not isinstance(value, _FLOAT_TYPES) or isinstance(value, np.longdouble):
+            return None
+        number = float(value)
+        p = schedule._by_name.get(name)
+        if p is not None and p.kind == "count":
+            if not ((1 if p.positive else 0) <= number <= MAX_STEP and number == math.floor(number)):
+                return None
+        elif not (math.isfinite(number) and (number >= 0 or (p is not None and p.signed))):
+            return None
+        floats.append(number)
+    column = np.array(floats)
+    column.flags.writeable = False  # as np.broadcast_to's views are
+    return {name: column[i : i + 1] for i, name in enumerate(names)}
+
+
+def pack(name: Any, base_lr: Any = 1.0, *, allow_arrays: bool = False, **params: Any) -> PackedTable:
+    """Validate a schedule's parameters (scalars, or 1-D arrays broadcast together) and pack the kernels' table.
+
+    Raises ValueError / TypeError naming the parameter; checks follow transformers' order: unknown name,
+    unexpected keyword, num_warmup_steps, num_training_steps, then the schedule's own requirements.
+    """
+    schedule = get_schedule(name)
+    for key in params:
+        if key not in schedule.parameter_names:
+            takes = ", ".join(schedule.parameter_names) or "no parameters"
+            raise TypeError(f"{schedule.name} got an unexpected keyword argument `{key}`; it takes: {takes}")
+    given = {k: v for k, v in params.items() if v is not None}
+    for required in ("num_warmup_steps", "num_training_steps", "num_decay_steps"):
+        if required in schedule.parameter_names and schedule.parameter(required).required and required not in given:
+            raise ValueError(f"{schedule.name} requires `{required}`, please provide that argument.")
+
+    values = _valid_scalars(schedule, base_lr, given)
+    n = 1
+    if values is None:
+        values, n = _validated(schedule, base_lr, given, allow_arrays)
     table = np.zeros((n, f.NUM_COLUMNS))
     table[:, f.COL_WARMUP_LR_RATE] = np.nan
     configs = dict(values)
@@ -372,14 +448,28 @@ def max_cosine_angle(table: PackedTable, last_step: int) -> float:
     Only cosine and cosine-with-min-lr keep growing their angle past num_training_steps: hard restarts take
     the cosine of pi x (a fraction), and warmup-stable-decay's decay progress stops at 1.
     """
+    codes = table.codes
+    if codes.shape[0] == 1:  # one config (a trajectory): the same bound in Python floats, without array calls
+        code, row = int(codes[0]), table.params[0].tolist()
+        if code in _GROWING_ANGLE:
+            span = max(1.0, row[f.COL_TRAINING] - row[f.COL_WARMUP])
+            return 2.0 * math.pi * row[f.COL_CYCLES] * max(1.0, (last_step + 1.0 - row[f.COL_WARMUP]) / span)
+        if code == f.COSINE_WITH_RESTARTS:
+            return math.pi
+        if code == f.WARMUP_STABLE_DECAY:
+            return 2.0 * math.pi * max(row[f.COL_CYCLES], 0.5)
+        return 0.0
     p = table.params
     span = np.maximum(1.0, p[:, f.COL_TRAINING] - p[:, f.COL_WARMUP])
     progress = np.maximum(1.0, (last_step + 1.0 - p[:, f.COL_WARMUP]) / span)
-    growing = np.isin(table.codes, (f.COSINE, f.COSINE_WITH_MIN_LR, f.COSINE_WARMUP_WITH_MIN_LR))
+    growing = np.isin(codes, _GROWING_ANGLE)
     angle = np.where(growing, 2.0 * math.pi * p[:, f.COL_CYCLES] * progress, 0.0)
-    angle = np.where(table.codes == f.COSINE_WITH_RESTARTS, math.pi, angle)
-    angle = np.where(table.codes == f.WARMUP_STABLE_DECAY, 2.0 * math.pi * np.maximum(p[:, f.COL_CYCLES], 0.5), angle)
+    angle = np.where(codes == f.COSINE_WITH_RESTARTS, math.pi, angle)
+    angle = np.where(codes == f.WARMUP_STABLE_DECAY, 2.0 * math.pi * np.maximum(p[:, f.COL_CYCLES], 0.5), angle)
     return float(angle.max(initial=0.0))
+
+
+_GROWING_ANGLE = (f.COSINE, f.COSINE_WITH_MIN_LR, f.COSINE_WARMUP_WITH_MIN_LR)
 
 
 def constant_from(code: int, row: np.ndarray) -> int | None:

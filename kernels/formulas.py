@@ -6,9 +6,10 @@ a formula. The arithmetic follows transformers' ``optimization.py`` operation by
 order, so that with ``fast=False`` the float64 results are transformers' own values bit for bit.
 
 ``fast`` selects how a cosine and a division are evaluated (EXACT, FAST, FASTER below): ``False`` calls
-libm (what Python's ``math.cos`` calls) and divides; the fast levels use ``fast_cos``, a branch-free version
-that LLVM can vectorize, and multiply by reciprocals (bulk tables). Kernels pass it as a constant, so the
-branches are folded away.
+libm (what Python's ``math.cos`` calls) and divides; the fast levels use branch-free versions that LLVM can
+vectorize (``fast_cos``; at FASTER ``half_cosine``'s polynomial in the turns) and multiply by reciprocals
+(``divide_exact`` corrects the quotient where a division must round correctly). Kernels pass it as a
+constant, so the branches are folded away.
 
 Every schedule starts with its warmup (``step < num_warmup_steps``); ``warmup_done=True`` says the caller
 knows the step is past it. The CPU kernels pass it as a constant to the steps after the warmup, so their loops
@@ -20,7 +21,8 @@ everything, so these functions trust their input.
 
 import math
 
-from numba.extending import register_jitable
+from numba.core import types
+from numba.extending import intrinsic, register_jitable
 
 # Schedule codes: the row of the packed parameter table says which formula a config uses.
 CONSTANT = 0
@@ -54,8 +56,9 @@ NUM_COLUMNS = 13
 # compile-time constant, so the other branches fold away).
 EXACT = 0  # libm's cos and true divisions: transformers' float64 values bit for bit
 FAST = 1  # fast_cos for libm's cos: within 8e-16 of EXACT (the same angles, the same quotients)
-# FAST, and divisions by the reciprocal: quotients (the angles too) are ~2 ulps off at most, so results are
-# within 1e-15 + |angle| * 3.3e-16 of EXACT (bulk.fill uses it where the angles are small)
+# FAST, and divisions by the reciprocal: quotients (the angles too) are ~2 ulps off at most; a cosine is taken of
+# the fraction of its turns (`half_cosine`), so results are within 1e-15 + |angle| * 3.3e-16 of EXACT (bulk.fill
+# uses it where the angles are small). Divisions that must round correctly (`divide_exact`) still do.
 FASTER = 2
 
 # warmup_stable_decay's warmup_type / decay_type.
@@ -88,6 +91,55 @@ _COS = (
     -1.5514622885993034e-16,
     3.653512761892795e-19,
 )
+# 0.5 * (1 + cos(2*pi*f)) = H(f**2) for f in [-1/2, 1/2]: the degree-10 polynomial interpolating
+# 0.5 * (1 + cos(2*pi*sqrt(y))) at the Chebyshev extrema of [0, 1/4] (H(0) = 1 exactly, H(1/4) = 2e-16). The
+# 0.5 * (1 + .) and the 2*pi are inside the coefficients, so FASTER's cosine costs the polynomial alone; evaluated
+# in float64 (even_polynomial) its error stays below 7e-16.
+_HALF_COS_TURNS = (
+    1.0,
+    -9.869604401089353,
+    32.46969701133272,
+    -42.72840860323319,
+    30.12232068175612,
+    -13.21312830656111,
+    3.9517671380250543,
+    -0.8571872292677295,
+    0.14096294983860508,
+    -0.018069613296720424,
+    0.0016798789966619783,
+)
+_HALF_COS_HALF_TURNS = tuple(c * 0.25**k for k, c in enumerate(_HALF_COS_TURNS))
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a * b + c rounded once (llvm.fma: one instruction on the CPUs and GPUs numba targets). Compiled code only."""
+    if not all(isinstance(x, (types.Float, types.Integer)) for x in (a, b, c)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)  # numba has cast the arguments to the signature's float64
+
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
+def _rounding(llvm_name):
+    @intrinsic
+    def rounding(typingctx, x):
+        if not isinstance(x, (types.Float, types.Integer)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.call(builder.module.declare_intrinsic(llvm_name, [args[0].type]), args)
+
+        return types.float64(types.float64), codegen
+
+    return rounding
+
+
+# x rounded to a whole number, as a float64, by one instruction (no conversions to and from int). Compiled code only.
+floor = _rounding("llvm.floor")  # math.floor's value
+rint = _rounding("llvm.rint")  # the nearest, ties to even (the default rounding mode)
 
 
 @register_jitable
@@ -136,6 +188,59 @@ def divide(numerator, denominator, fast):
 
 
 @register_jitable
+def divide_exact(numerator, denominator, fast):
+    """numerator / denominator correctly rounded at every level. FASTER gets it without a division instruction:
+    the reciprocal's quotient q (faithful), its exact residual r = numerator - q * denominator (an fma) and one
+    correction q + r / denominator ~ fma(r, reciprocal, q), which rounds to the correctly rounded quotient
+    (Markstein's theorem: reciprocal correctly rounded, q within an ulp; no under- or overflow for these operands)."""
+    if fast == FASTER:
+        reciprocal = 1.0 / denominator
+        quotient = numerator * reciprocal
+        return fma(fma(-quotient, denominator, numerator), reciprocal, quotient)
+    return numerator / denominator
+
+
+@register_jitable
+def even_polynomial(c, x):
+    """c[0] + c[1] * x**2 + ... + c[10] * x**20 by Estrin's scheme: a few more operations than Horner's but a
+    third of its chain of dependent ones, which keeps more values in flight in a vectorized loop."""
+    y = x * x
+    y2 = y * y
+    y4 = y2 * y2
+    low = (c[0] + c[1] * y) + (c[2] + c[3] * y) * y2
+    mid = (c[4] + c[5] * y) + (c[6] + c[7] * y) * y2
+    high = (c[8] + c[9] * y) + c[10] * y2
+    return low + (mid + high * y4) * y4
+
+
+@register_jitable
+def half_cos_turns(fraction):
+    """0.5 * (1 + cos(2 * pi * fraction)) for fraction in [-1/2, 1/2], within 7e-16 (no libm, no branch)."""
+    return even_polynomial(_HALF_COS_TURNS, fraction)
+
+
+@register_jitable
+def half_cos_half_turns(fraction):
+    """0.5 * (1 + cos(pi * fraction)) for fraction in [-1, 1]: half_cos_turns(fraction / 2), the halving folded
+    into the coefficients (exactly: they are scaled by powers of 4)."""
+    return even_polynomial(_HALF_COS_HALF_TURNS, fraction)
+
+
+@register_jitable
+def half_cosine(num_cycles, elapsed, span, fast):
+    """0.5 * (1 + cos(2 * pi * num_cycles * progress)), progress = elapsed / span: transformers' expressions at EXACT
+    and FAST. FASTER computes the turns as elapsed * (num_cycles / span) (the reciprocal's quotient and one more
+    rounding: within an ulp) and takes the cosine of their distance to the nearest whole turn (exact below 2**51
+    turns) with the 2 * pi and the 0.5 * (1 + .) folded into the polynomial: some ten operations fewer per value
+    for the same error bound (the angle was within an ulp too)."""
+    if fast == FASTER:
+        turns = elapsed * (num_cycles / span)
+        return half_cos_turns(turns - rint(turns))
+    progress = divide(elapsed, span, fast)
+    return 0.5 * (1.0 + cos(math.pi * num_cycles * 2.0 * progress, fast))
+
+
+@register_jitable
 def linear_warmup(step, num_warmup_steps, fast=False):
     return divide(step, max(1.0, num_warmup_steps), fast)
 
@@ -155,16 +260,11 @@ def linear(step, num_warmup_steps, num_training_steps, fast=False, warmup_done=F
 
 
 @register_jitable
-def cosine_progress(step, num_warmup_steps, num_training_steps, fast=False):
-    return divide(step - num_warmup_steps, max(1.0, num_training_steps - num_warmup_steps), fast)
-
-
-@register_jitable
 def cosine(step, num_warmup_steps, num_training_steps, num_cycles, fast, warmup_done=False):
     if not warmup_done and step < num_warmup_steps:
         return linear_warmup(step, num_warmup_steps, fast)
-    progress = cosine_progress(step, num_warmup_steps, num_training_steps, fast)
-    return max(0.0, 0.5 * (1.0 + cos(math.pi * num_cycles * 2.0 * progress, fast)))
+    span = max(1.0, num_training_steps - num_warmup_steps)
+    return max(0.0, half_cosine(num_cycles, step - num_warmup_steps, span, fast))
 
 
 @register_jitable
@@ -172,13 +272,15 @@ def cosine_with_restarts(step, num_warmup_steps, num_training_steps, num_cycles,
     if not warmup_done and step < num_warmup_steps:
         return linear_warmup(step, num_warmup_steps, fast)
     # A restart jumps from 0 back to 1: an ulp off in progress could put a step on the other side of one, so
-    # every level divides exactly here.
-    progress = cosine_progress(step, num_warmup_steps, num_training_steps, EXACT)
+    # every level divides exactly here (FASTER without a division instruction).
+    progress = divide_exact(step - num_warmup_steps, max(1.0, num_training_steps - num_warmup_steps), fast)
     if progress >= 1.0:
         return 0.0
     turns = num_cycles * progress
     # Python's `turns % 1.0` bit for bit, turns being >= 0 here (both round the exact fraction once; from 2**52
     # on every float is an integer), without the fmod call that keeps LLVM from vectorizing.
+    if fast == FASTER:
+        return max(0.0, half_cos_half_turns(turns - floor(turns)))
     fraction = turns - float(int(turns)) if turns < _TWO_TO_52 else 0.0
     return max(0.0, 0.5 * (1.0 + cos_within_pi(math.pi * fraction, fast)))
 
@@ -192,7 +294,10 @@ def polynomial(step, num_warmup_steps, num_training_steps, lr_end, power, lr_ini
     if step > num_training_steps or decay_steps == 0.0:
         return divide(lr_end, lr_init, fast)
     # pow with a power below 1 turns an ulp of pct_remaining near 0 into far more: only power 1 divides fast
-    pct_remaining = 1.0 - divide(step - num_warmup_steps, decay_steps, fast if power == 1.0 else EXACT)
+    if power == 1.0:
+        pct_remaining = 1.0 - divide(step - num_warmup_steps, decay_steps, fast)
+    else:
+        pct_remaining = 1.0 - divide_exact(step - num_warmup_steps, decay_steps, fast)
     return divide((lr_init - lr_end) * pct_remaining**power + lr_end, lr_init, fast)
 
 
@@ -208,8 +313,7 @@ def inverse_sqrt(step, num_warmup_steps, timescale, fast=False, warmup_done=Fals
 def cosine_with_min_lr(step, num_warmup_steps, num_training_steps, num_cycles, min_lr_rate, fast, warmup_done=False):
     if not warmup_done and step < num_warmup_steps:
         return linear_warmup(step, num_warmup_steps, fast)
-    progress = cosine_progress(step, num_warmup_steps, num_training_steps, fast)
-    factor = 0.5 * (1.0 + cos(math.pi * num_cycles * 2.0 * progress, fast))
+    factor = half_cosine(num_cycles, step - num_warmup_steps, max(1.0, num_training_steps - num_warmup_steps), fast)
     return max(0.0, factor * (1.0 - min_lr_rate) + min_lr_rate)
 
 
@@ -222,8 +326,8 @@ def cosine_warmup_with_min_lr(
         if math.isnan(warmup_lr_rate):
             return divide(step + 1.0, max(1.0, num_warmup_steps), fast)
         return warmup_lr_rate + divide((1.0 - warmup_lr_rate) * step, max(1.0, num_warmup_steps - 1.0), fast)
-    progress = divide(step - num_warmup_steps + 1.0, max(1.0, num_training_steps - num_warmup_steps), fast)
-    factor = 0.5 * (1.0 + cos(math.pi * num_cycles * 2.0 * progress, fast))
+    span = max(1.0, num_training_steps - num_warmup_steps)
+    factor = half_cosine(num_cycles, step - num_warmup_steps + 1.0, span, fast)
     return max(0.0, factor * (1.0 - min_lr_rate) + min_lr_rate)
 
 
@@ -242,7 +346,10 @@ def warmup_stable_decay(
 ):
     if not warmup_done and step < num_warmup_steps:
         # sqrt(1 - progress) would magnify an ulp of progress near 1: 1-sqrt divides exactly
-        progress = divide(step, max(1.0, num_warmup_steps), EXACT if warmup_shape == SHAPE_1_SQRT else fast)
+        if warmup_shape == SHAPE_1_SQRT:
+            progress = divide_exact(step, max(1.0, num_warmup_steps), fast)
+        else:
+            progress = divide(step, max(1.0, num_warmup_steps), fast)
         if warmup_shape == SHAPE_LINEAR:
             factor = progress
         elif warmup_shape == SHAPE_COSINE:
@@ -254,14 +361,13 @@ def warmup_stable_decay(
         return 1.0
     if step < num_warmup_steps + num_stable_steps + num_decay_steps:
         # sqrt(progress) would magnify an ulp of progress near 0: 1-sqrt divides exactly
-        decay_fast = EXACT if decay_shape == SHAPE_1_SQRT else fast
-        progress = divide(step - num_warmup_steps - num_stable_steps, max(1.0, num_decay_steps), decay_fast)
+        decay_step = step - num_warmup_steps - num_stable_steps
         if decay_shape == SHAPE_LINEAR:
-            factor = 1.0 - progress
+            factor = 1.0 - divide(decay_step, max(1.0, num_decay_steps), fast)
         elif decay_shape == SHAPE_COSINE:
-            factor = 0.5 * (1.0 + cos(math.pi * num_cycles * 2.0 * progress, fast))
+            factor = half_cosine(num_cycles, decay_step, max(1.0, num_decay_steps), fast)
         else:
-            factor = 1.0 - math.sqrt(progress)
+            factor = 1.0 - math.sqrt(divide_exact(decay_step, max(1.0, num_decay_steps), fast))
         return max(0.0, factor * (1.0 - min_lr_ratio) + min_lr_ratio)
     return min_lr_ratio
 
@@ -358,6 +464,33 @@ FORMULAS = (
     cosine_warmup_with_min_lr_packed,
     warmup_stable_decay_packed,
 )
+
+
+@register_jitable
+def flat_spans(code, p):
+    """Where schedule `code` (parameters `p`) stays constant after its warmup, as float64 steps: a plateau
+    [plateau_first, plateau_end) and a tail [tail_first, inf); inf where there is none.
+
+    Not a formula: the first steps where the formulas' own comparisons (the same float64 expressions) put them
+    in a constant branch, so a kernel can compute the value there once and fill: warmup_stable_decay's stable
+    phase and tail, and the ends of the schedules that stop changing (cosine and inverse_sqrt never do).
+    """
+    w = p[COL_WARMUP]
+    if code == WARMUP_STABLE_DECAY:
+        stable_end = w + p[COL_STABLE]
+        return w, stable_end, stable_end + p[COL_DECAY]
+    tail = math.inf
+    if code == CONSTANT:
+        tail = 0.0
+    elif code == CONSTANT_WITH_WARMUP:
+        tail = w
+    elif code == LINEAR:
+        tail = p[COL_TRAINING]  # (training - step) * ... <= 0 from there: max(0, .) = 0
+    elif code == COSINE_WITH_RESTARTS:
+        tail = w + max(1.0, p[COL_TRAINING] - w)  # progress >= 1 (correctly rounded at every level)
+    elif code == POLYNOMIAL:
+        tail = w if p[COL_TRAINING] - w == 0.0 else p[COL_TRAINING] + 1.0  # lr_end / lr_init
+    return math.inf, math.inf, tail
 
 
 @register_jitable

@@ -5,6 +5,10 @@
   columns (warmup_stable_decay's shapes, polynomial's power 1) and not, num_cycles up to 100, steps to 3x
   the schedule's length, against transformers;
 - tile (block) boundaries and start offsets of the parallel kernel, runs of schedule codes in one table;
+- FASTER's building blocks: the correctly rounded division without a divide, the cosine of turns;
+- flat spans (warmup_stable_decay's stable phase, constant tails) filled with what the formula computes there,
+  tiles dealt out to any number of threads;
+- pack's scalar fast path and max_cosine_angle's one-row path against their array paths;
 - how bulk.fill picks the level (libm beyond the fast-cos limit) and the kernel (serial / parallel);
 - memmap outputs written and released chunk by chunk (a small file, small chunks).
 """
@@ -17,6 +21,7 @@ import numpy as np
 import pytest
 from fastsched.kernels import cpu
 from fastsched.kernels import formulas as f
+from numba.extending import register_jitable
 from reference import float32_ulp, transformers_multipliers
 
 import fastsched
@@ -125,6 +130,53 @@ def compiled_fast_cos(angles, out):
     run(angles, out)
 
 
+def compiled(function, *arrays):
+    """out[i] = function(*(a[i] for a in arrays)), compiled as the fast kernels are (their fast-math flags)."""
+    from numba import njit
+
+    arity = len(arrays)
+
+    @njit(fastmath=cpu.FAST_MATH, error_model="numpy")
+    def run(a, b, out):
+        for i in range(out.shape[0]):
+            out[i] = function(a[i]) if arity == 1 else function(a[i], b[i])
+
+    out = np.empty(arrays[0].shape[0])
+    run(arrays[0], arrays[-1], out)
+    return out
+
+
+@register_jitable
+def divide_exact_faster(numerator, denominator):
+    return f.divide_exact(numerator, denominator, f.FASTER)
+
+
+def test_faster_division_rounds_as_a_division_does():
+    rng = np.random.default_rng(1)
+    denominators = np.concatenate([rng.integers(1, 2**53, 30_000), rng.integers(1, 5_000, 30_000)]).astype(float)
+    multiples = rng.integers(0, 2**20, denominators.size) * denominators  # quotients next to whole numbers
+    numerators = np.concatenate(
+        [rng.integers(0, 2**53, denominators.size).astype(float), multiples - 1, multiples, multiples + 1]
+    )
+    numerators = np.clip(numerators, 0, 2**53 - 1)
+    denominators = np.resize(denominators, numerators.size)
+    got = compiled(divide_exact_faster, numerators, denominators)
+    np.testing.assert_array_equal(got, numerators / denominators)
+    fractions = rng.uniform(0, 1e6, 50_000)
+    divisors = rng.uniform(1, 1e4, 50_000)
+    np.testing.assert_array_equal(compiled(divide_exact_faster, fractions, divisors), fractions / divisors)
+
+
+def test_cosine_of_turns_is_within_1e15_of_libm():
+    fractions = np.concatenate([np.linspace(-0.5, 0.5, 100_001), [0.0, 0.25, -0.25, 0.5, -0.5]])
+    expected = 0.5 * (1.0 + np.cos(2.0 * math.pi * fractions))
+    np.testing.assert_allclose(compiled(f.half_cos_turns, fractions), expected, rtol=0, atol=1e-15)
+    assert f.half_cos_turns(0.0) == 1.0 and abs(f.half_cos_turns(0.5)) < 3e-16
+    halves = 2.0 * fractions  # [-1, 1]: cos(pi * x)
+    np.testing.assert_allclose(compiled(f.half_cos_half_turns, halves), expected, rtol=0, atol=1e-15)
+    assert tuple(c / 4**k for k, c in enumerate(f._HALF_COS_TURNS)) == f._HALF_COS_HALF_TURNS
+
+
 # --- every specialised kernel vs transformers ---------------------------------------------------------------------
 
 
@@ -194,6 +246,115 @@ def test_parallel_tiles_and_offsets_match_the_exact_values(num_steps, start):
         np.testing.assert_allclose(
             parallel / table.base_lrs[:, None], exact / table.base_lrs[:, None], rtol=0, atol=1e-12
         )
+
+
+FLAT_SPAN_CASES = [
+    ("warmup_stable_decay", {"num_warmup_steps": 30, "num_stable_steps": 100, "num_decay_steps": 50}),
+    ("warmup_stable_decay", {"num_warmup_steps": 30, "num_decay_steps": 80, "num_training_steps": 60}),  # S < 0
+    ("warmup_stable_decay", {"num_warmup_steps": 0, "num_stable_steps": 40, "num_decay_steps": 0}),
+    ("warmup_stable_decay", {"num_warmup_steps": 20, "num_stable_steps": 0, "num_decay_steps": 70, "num_cycles": 3.0}),
+    ("constant", {}),
+    ("constant_with_warmup", {"num_warmup_steps": 45}),
+    ("linear", {"num_warmup_steps": 30, "num_training_steps": 90}),
+    ("linear", {"num_warmup_steps": 90, "num_training_steps": 30}),
+    ("cosine_with_restarts", {"num_warmup_steps": 10, "num_training_steps": 130, "num_cycles": 3.0}),
+    ("cosine_with_restarts", {"num_warmup_steps": 50, "num_training_steps": 50}),
+    ("polynomial", {"num_warmup_steps": 10, "num_training_steps": 120, "lr_end": 1e-3, "power": 1.0}),
+    ("polynomial", {"num_warmup_steps": 10, "num_training_steps": 120, "lr_end": 1e-3, "power": 2.0}),
+    ("polynomial", {"num_warmup_steps": 40, "num_training_steps": 40, "lr_end": 1e-3}),  # decay steps 0
+    ("polynomial", {"num_warmup_steps": 60, "num_training_steps": 20, "lr_end": 1e-3}),  # T < W
+]
+
+
+@pytest.mark.parametrize("case", range(len(FLAT_SPAN_CASES)), ids=[n for n, _ in FLAT_SPAN_CASES])
+@pytest.mark.parametrize("start", [0, 29, 30, 31, 129, 130, 131, 250])
+def test_flat_spans_hold_what_the_formula_computes_there(case, start):
+    """The kernels fill flat spans with one value: every step equals the formula's own value (multipliers_at,
+    which loops over the formula step by step), bit for bit at EXACT and within 1e-12 at the fast levels."""
+    name, params = FLAT_SPAN_CASES[case]
+    num_steps = 300 - start % 7
+    table = schedules.pack(name, 1.0, **params)
+    expected = np.empty(num_steps)
+    cpu.multipliers_at(table.codes[0], table.params[0], np.arange(start, start + num_steps), expected)
+    for level in (f.EXACT, f.FAST, f.FASTER):
+        for parallel in (False, True):
+            got = np.full((1, num_steps), np.nan)
+            cpu.fill_table(table.codes, table.params, table.base_lrs, start, got, level, parallel)
+            if level == f.EXACT:
+                np.testing.assert_array_equal(got[0], expected)
+            else:
+                np.testing.assert_allclose(got[0], expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 5, 8])
+def test_tiles_are_dealt_out_whatever_the_number_of_threads(threads):
+    table = schedules.pack("warmup_stable_decay", np.array([1e-3, 2e-3, 3e-3]), allow_arrays=True,
+                           num_warmup_steps=[0, 500, 3 * cpu.BLOCK], num_stable_steps=[cpu.BLOCK, 0, 7],
+                           num_decay_steps=[2 * cpu.BLOCK, 3 * cpu.BLOCK + 3, 11])  # fmt: skip
+    num_steps = 4 * cpu.BLOCK + 5
+    serial = np.empty((3, num_steps))
+    cpu.fill_table(table.codes, table.params, table.base_lrs, 3, serial, f.FASTER, False)
+    kernel = cpu.fill_kernel(f.WARMUP_STABLE_DECAY, cpu.pins_for(f.WARMUP_STABLE_DECAY, table.params), f.FASTER, True)
+    parallel = np.full_like(serial, np.nan)
+    kernel(table.params, table.base_lrs, 3, parallel, threads)
+    np.testing.assert_array_equal(parallel, serial)
+
+
+# --- pack's and max_cosine_angle's shortcuts ------------------------------------------------------------------
+
+
+# fmt: off
+SCALAR_CASES = [
+    ("cosine", 3e-4, {"num_warmup_steps": 10, "num_training_steps": 1000}),
+    ("cosine", 1, {"num_warmup_steps": np.int64(10), "num_training_steps": 1000.0, "num_cycles": np.float32(1.5)}),
+    ("polynomial", 1e-3, {"num_warmup_steps": 3, "num_training_steps": 50, "lr_end": 1e-5, "power": 2}),
+    ("inverse_sqrt", 1e-3, {"num_warmup_steps": 0}),
+    ("inverse_sqrt", 1e-3, {"num_warmup_steps": 7, "timescale": 3}),
+    ("cosine_with_min_lr", 2e-3, {"num_warmup_steps": 3, "num_training_steps": 50, "min_lr": 1e-4}),
+    ("cosine_warmup_with_min_lr", 2e-3, {"num_warmup_steps": 3, "num_training_steps": 50, "min_lr_rate": 0.1,
+                                         "warmup_lr_rate": 0.2}),
+    ("warmup_stable_decay", 1e-3, {"num_warmup_steps": 3, "num_decay_steps": 5, "warmup_type": "cosine",
+                                   "num_stable_steps": 4, "decay_type": "1-sqrt", "min_lr_ratio": 0.1}),
+    ("constant", 0.0, {}),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("case", range(len(SCALAR_CASES)), ids=[n for n, *_ in SCALAR_CASES])
+@pytest.mark.parametrize("allow_arrays", [False, True])
+def test_scalar_shortcut_packs_what_the_array_path_packs(case, allow_arrays):
+    name, base_lr, params = SCALAR_CASES[case]
+    fast = schedules.pack(name, base_lr, allow_arrays=allow_arrays, **params)
+    assert schedules._valid_scalars(schedules.get_schedule(name), base_lr, params) is not None
+    # 0-d arrays are not scalars to the shortcut: they take the array path
+    as_arrays = {k: v if isinstance(v, str) else np.asarray(v) for k, v in params.items()}
+    slow = schedules.pack(name, np.asarray(base_lr), allow_arrays=allow_arrays, **as_arrays)
+    for field in ("codes", "params", "base_lrs"):
+        a, b = getattr(fast, field), getattr(slow, field)
+        assert a.dtype == b.dtype and a.shape == b.shape and a.flags.writeable == b.flags.writeable
+        np.testing.assert_array_equal(a, b)
+    assert list(fast.configs) == list(slow.configs)
+    for key in fast.configs:
+        a, b = fast.configs[key], slow.configs[key]
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("value", [True, -1, 1.5, math.nan, math.inf, 2**53, 2**64, "3", [3]])
+def test_scalar_shortcut_leaves_every_bad_value_to_the_array_path(value):
+    schedule = schedules.get_schedule("cosine")
+    assert schedules._valid_scalars(schedule, 1.0, {"num_warmup_steps": value, "num_training_steps": 10}) is None
+    valid_lr = schedules._valid_scalars(schedule, value, {"num_warmup_steps": 1, "num_training_steps": 10})
+    assert (valid_lr is None) == (value not in (1.5, 2**53))  # a base_lr, unlike a count, may be 1.5 or 2**53
+
+
+@pytest.mark.parametrize("case", range(len(SCALAR_CASES)), ids=[n for n, *_ in SCALAR_CASES])
+@pytest.mark.parametrize("last_step", [0, 49, 10**6])
+def test_max_cosine_angle_of_one_row_is_the_tables(case, last_step):
+    name, base_lr, params = SCALAR_CASES[case]
+    one = schedules.pack(name, base_lr, **params)
+    two = schedules.PackedTable(np.repeat(one.codes, 2), np.repeat(one.params, 2, axis=0), one.base_lrs, {})
+    assert schedules.max_cosine_angle(one, last_step) == schedules.max_cosine_angle(two, last_step)
 
 
 def test_a_table_with_runs_of_codes_goes_to_each_schedules_kernel():
