@@ -32,8 +32,14 @@ from tqdm import tqdm
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 
-# issue 4's goals: (ratio name, bound, "max" if the ratio must stay at or below the bound, "min" if at or above)
+# The issues' goals: figure name -> (bound, "max" if it must stay at or below the bound, "min" if at or above)
 GOALS = {
+    # issue 3: the drop-in scheduler's cost
+    "scheduler_step_fastsched_over_transformers": (0.125, "max"),
+    "scheduler_build_1m_steps_s": (0.020, "max"),
+    "scheduler_table_bytes_per_step": (8, "max"),
+    "scheduler_state_dict_bytes": (2048, "max"),
+    # issue 4: bulk kernels at the memory-write limit
     **{f"{name}_float64_vs_fill": (2.0, "max") for name in ("cosine", "cosine_with_restarts", "cosine_with_min_lr")},
     **{f"{name}_float32_vs_fill": (3.0, "max") for name in ("cosine", "cosine_with_restarts", "cosine_with_min_lr")},
     "warmup_stable_decay_float64_vs_fill": (2.0, "max"),
@@ -49,8 +55,12 @@ GOALS = {
     "transformers_vs_sweep_cosine": (1000.0, "min"),
     "startup_warm_over_numba_import_s": (0.3, "max"),
     "startup_cold_first_sweep_s": (3.0, "max"),
+    "startup_installed_warm_over_numba_import_s": (0.3, "max"),
+    "startup_installed_cold_first_sweep_s": (3.0, "max"),
 }
 
+# numba's first kernel load imports scipy.linalg (a BLAS check) when scipy is installed: worth recording.
+SCIPY_INSTALLED = "import importlib.util; print(importlib.util.find_spec('scipy') is not None)"
 # A fresh interpreter's start-up: seconds spent importing numba alone, or fastsched plus a first trajectory.
 STARTUP_NUMBA = "import time; t = time.perf_counter(); import numba; print(time.perf_counter() - t)"
 STARTUP_FASTSCHED = """
@@ -95,28 +105,36 @@ print(json.dumps({"seconds": seconds, "peak_rss_bytes": peak, "rss_before_sweep_
 """
 
 
-def run_python(code: str, *args: str, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=REPO, check=False
-    )
+def run_python(
+    code: str, *args: str, env: dict[str, str] | None = None, python: str = sys.executable, cwd: Path = REPO
+) -> str:
+    result = subprocess.run([python, "-c", code, *args], capture_output=True, text=True, env=env, cwd=cwd, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"subprocess failed:\n{result.stderr}")
     return result.stdout.strip().splitlines()[-1]
 
 
-def measure_startup(repeats: int) -> dict:
+def measure_startup(repeats: int, python: str = sys.executable) -> dict:
     """Warm cache: fastsched import + first trajectory minus numba's import (medians, alternating runs).
-    Empty cache (NUMBA_CACHE_DIR set to a fresh directory): the first sweep's time, compilation included."""
-    run_python(STARTUP_FASTSCHED)  # make sure the cache is warm
+    Empty cache (NUMBA_CACHE_DIR set to a fresh directory): the first sweep's time, compilation included.
+
+    "Warm" covers Python's bytecode cache as well as numba's: pip byte-compiles an installed package, but an
+    editable checkout under PYTHONDONTWRITEBYTECODE=1 (set on some machines) would recompile fastsched's
+    modules in every process, ~11 ms that no installed copy pays. Both commands run with the same environment,
+    with `python` (another environment's interpreter, e.g. a clean install), outside the checkout.
+    """
+    warm_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    outside = Path(tempfile.gettempdir())  # not the checkout: `import fastsched` must find the installed copy
+    run_python(STARTUP_FASTSCHED, env=warm_env, python=python, cwd=outside)  # make sure both caches are warm
     numba_import, fastsched_first = [], []
-    for _ in tqdm(range(repeats), desc="start-up, warm cache"):
-        numba_import.append(float(run_python(STARTUP_NUMBA)))
-        fastsched_first.append(float(run_python(STARTUP_FASTSCHED)))
+    for _ in tqdm(range(repeats), desc=f"start-up, warm cache ({python})"):
+        numba_import.append(float(run_python(STARTUP_NUMBA, env=warm_env, python=python, cwd=outside)))
+        fastsched_first.append(float(run_python(STARTUP_FASTSCHED, env=warm_env, python=python, cwd=outside)))
     cold_first, cold_second = [], []
     for _ in tqdm(range(max(1, repeats // 2)), desc="start-up, empty cache"):
         with tempfile.TemporaryDirectory() as cache:
             env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-            first, second = map(float, run_python(FIRST_SWEEP, env=env).split())
+            first, second = map(float, run_python(FIRST_SWEEP, env=env, python=python, cwd=outside).split())
             cold_first.append(first)
             cold_second.append(second)
     return {
@@ -126,6 +144,9 @@ def measure_startup(repeats: int) -> dict:
         "cold_first_sweep_s": statistics.median(cold_first),
         "cold_second_sweep_s": statistics.median(cold_second),
         "repeats": repeats,
+        "python": python,
+        "scipy_installed": run_python(SCIPY_INSTALLED, python=python, cwd=outside) == "True",
+        "python_bytecode_cache": "warm (PYTHONDONTWRITEBYTECODE unset for these runs)",
         "commands": {"numba": STARTUP_NUMBA, "fastsched": STARTUP_FASTSCHED, "cold": FIRST_SWEEP},
     }
 
@@ -189,6 +210,19 @@ def derive_ratios(benchmarks: list[dict], stat: str) -> dict[str, float]:
             theirs = next((v for (g, k, *_), v in by_key.items() if g == group and k == reference), None)
             if theirs and ours:
                 ratios[name] = theirs / ours
+    step = {b["name"]: b[stat] for b in benchmarks if b["group"] == "scheduler-step"}
+    if {"test_step_fastsched", "test_step_transformers_lambdalr"} <= step.keys():
+        ratios["scheduler_step_fastsched_us"] = step["test_step_fastsched"] * 1e6
+        ratios["scheduler_step_transformers_us"] = step["test_step_transformers_lambdalr"] * 1e6
+        ratios["scheduler_step_fastsched_over_transformers"] = (
+            step["test_step_fastsched"] / step["test_step_transformers_lambdalr"]
+        )
+    build = next((b for b in benchmarks if b["name"] == "test_build_1m_steps_fastsched"), None)
+    if build:
+        ratios["scheduler_build_1m_steps_s"] = build[stat]
+        ratios["scheduler_table_bytes_per_step"] = build["extra_info"]["table_bytes_per_step"]
+        ratios["scheduler_bytes_retained_per_step"] = build["extra_info"]["bytes_per_step"]
+        ratios["scheduler_state_dict_bytes"] = build["extra_info"]["state_dict_bytes"]
     sweep = {k: v for (g, k, *_), v in by_key.items() if g == "sweep-cosine"}
     if "fastsched" in sweep and "transformers" in sweep:
         ratios["transformers_vs_sweep_cosine"] = sweep["transformers"] / sweep["fastsched"]
@@ -251,6 +285,10 @@ def main() -> None:
     parser.add_argument("--stat", default="min", choices=["min", "median", "mean"], help="statistic of the ratios")
     parser.add_argument("--skip-startup", action="store_true", help="skip the fresh-process start-up figures")
     parser.add_argument("--startup-repeats", type=int, default=5)
+    parser.add_argument(
+        "--startup-python",
+        help="also measure start-up with this interpreter: a clean environment where fastsched is pip-installed",
+    )
     parser.add_argument("--skip-memmap", action="store_true", help="skip the np.memmap peak-RSS sweep")
     parser.add_argument("--memmap-elements", type=int, default=10**9, help="float32 elements of the memmap sweep")
     parser.add_argument("--memmap-dir", help="where the memmap file goes (default: the temp dir)")
@@ -277,6 +315,11 @@ def main() -> None:
         result["startup"] = startup
         figures["startup_warm_over_numba_import_s"] = startup["warm_over_numba_import_s"]
         figures["startup_cold_first_sweep_s"] = startup["cold_first_sweep_s"]
+    if args.startup_python:
+        installed = measure_startup(args.startup_repeats, python=args.startup_python)
+        result["startup_installed"] = installed
+        figures["startup_installed_warm_over_numba_import_s"] = installed["warm_over_numba_import_s"]
+        figures["startup_installed_cold_first_sweep_s"] = installed["cold_first_sweep_s"]
     if not args.skip_memmap:
         result["memmap_sweep"] = measure_memmap(args.memmap_elements, args.memmap_dir)
         figures["memmap_sweep_peak_rss_mib"] = result["memmap_sweep"]["peak_rss_bytes"] / 2**20
