@@ -126,6 +126,16 @@ def fill(table: schedules.PackedTable, start: int, out: np.ndarray, fast: bool =
     return out
 
 
+_UNIT_BASE_LR = np.ones(1)
+
+
+def fill_multipliers(table: schedules.PackedTable, start: int, out: np.ndarray) -> np.ndarray:
+    """The first config's multipliers for steps start .. into `out` (1-D float64): transformers' float64 values
+    bit for bit, on one core. The schedulers' tables: they must be exact and must not start the parallel runtime."""
+    cpu.fill_table(table.codes[:1], table.params[:1], _UNIT_BASE_LR, start, out.reshape(1, -1), formulas.EXACT)
+    return out
+
+
 def _fill_rows(table: schedules.PackedTable, rows: slice | None, start: int, out: np.ndarray, level: int) -> None:
     """Fill `out` with rows `rows` of the table (None: all of them)."""
     global _parallel_runtime_started

@@ -24,6 +24,7 @@ import torch
 
 from . import bulk, schedules
 from .kernels import formulas as f
+from .torch_schedulers import pack_for_optimizer, plain_number
 
 _TORCH_FLOATS = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
 _NUMPY_FLOATS = {v: k for k, v in _TORCH_FLOATS.items()}
@@ -208,15 +209,6 @@ DEFAULT_HORIZON = 1 << 20
 MAX_TABLE_STEPS = 1 << 27
 
 
-def _plain(value: Any) -> Any:
-    """A schedule parameter as a plain Python value (state_dict holds only plain types)."""
-    if isinstance(value, torch.Tensor):
-        value = value.item()
-    if isinstance(value, np.generic):
-        value = value.item()
-    return value
-
-
 class CudaScheduler(torch.optim.lr_scheduler.LRScheduler):
     """A scheduler whose learning rates are device tensors that advance on the device: CUDA-graph capturable.
 
@@ -272,15 +264,15 @@ class CudaScheduler(torch.optim.lr_scheduler.LRScheduler):
         groups = optimizer.param_groups
         if last_epoch == -1:
             for group in groups:
-                group.setdefault("initial_lr", _plain(group["lr"]))
+                group.setdefault("initial_lr", plain_number(group["lr"]))
         else:
             for i, group in enumerate(groups):
                 if "initial_lr" not in group:
                     raise KeyError(
                         f"param 'initial_lr' is not specified in param_groups[{i}] when resuming an optimizer"
                     )
-        self.base_lrs: list[float] = [float(_plain(group["initial_lr"])) for group in groups]
-        self._build_table(name, horizon, float(_plain(optimizer.defaults["lr"])), params)
+        self.base_lrs: list[float] = [float(plain_number(group["initial_lr"])) for group in groups]
+        self._build_table(name, horizon, params)
 
         # Device state and scratch buffers, allocated once: step() only writes into them.
         self._step = torch.full((), last_epoch + 1, dtype=torch.int64, device=self.device)
@@ -301,10 +293,10 @@ class CudaScheduler(torch.optim.lr_scheduler.LRScheduler):
                 return param.device
         raise ValueError("the optimizer has no parameters to take a device from; pass `device=`")
 
-    def _build_table(self, name: Any, horizon: int | None, defaults_lr: float, params: Mapping[str, Any]) -> None:
+    def _build_table(self, name: Any, horizon: int | None, params: Mapping[str, Any]) -> None:
         """Validate the schedule and put its multiplier table on the device (the one host-to-device copy)."""
-        params = {key: _plain(value) for key, value in params.items()}
-        packed = schedules.pack(name, defaults_lr, **params)
+        params = {key: plain_number(value) for key, value in params.items()}
+        packed = pack_for_optimizer(name, self.optimizer, params)
         if horizon is not None:
             horizon = bulk.check_step("horizon", horizon)
         last = schedules.constant_from(int(packed.codes[0]), packed.params[0])
@@ -319,9 +311,7 @@ class CudaScheduler(torch.optim.lr_scheduler.LRScheduler):
         self.schedule_name = schedules.canonical_name(name)
         self.schedule_params = {key: value for key, value in params.items() if value is not None}
         self.horizon = horizon
-        steps = np.arange(last + 1, dtype=np.int64)
-        multipliers = bulk.multipliers(self.schedule_name, steps, base_lr=defaults_lr, **params)
-        self._table = _to_device(multipliers, self.device)
+        self._table = _to_device(bulk.fill_multipliers(packed, 0, np.empty(last + 1)), self.device)
         self._last_index = last
 
     def _bind_lr_tensors(self) -> None:
@@ -406,7 +396,7 @@ class CudaScheduler(torch.optim.lr_scheduler.LRScheduler):
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Continue where the scheduler that saved `state_dict` was (a CudaScheduler, TableScheduler or LambdaLR)."""
-        base_lrs = [float(_plain(lr)) for lr in state_dict["base_lrs"]]
+        base_lrs = [float(plain_number(lr)) for lr in state_dict["base_lrs"]]
         if len(base_lrs) != len(self._lr_values):
             raise ValueError(
                 f"the state has {len(base_lrs)} base lrs but the optimizer has {len(self._lr_values)} groups"

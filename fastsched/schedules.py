@@ -473,28 +473,13 @@ _GROWING_ANGLE = (f.COSINE, f.COSINE_WITH_MIN_LR, f.COSINE_WARMUP_WITH_MIN_LR)
 
 
 def constant_from(code: int, row: np.ndarray) -> int | None:
-    """The first step from which the schedule's multiplier never changes again, or None where it keeps changing.
+    """The first step from which the schedule's multiplier never changes again, or None where it keeps changing
+    (cosine and inverse_sqrt): where the tables of the torch and CUDA schedulers may end.
 
-    Not a formula: where each schedule reaches its end value (linear's 0, polynomial's lr_end / lr_init, ...).
-    The cosine family keeps oscillating after num_training_steps and inverse_sqrt keeps decaying: None.
-    The parity tests check every schedule to 3x num_training_steps against transformers.
+    The kernels' own answer, formulas.flat_spans' tail (which they fill with one value), taken past the warmup.
     """
-    warmup, training = row[f.COL_WARMUP], row[f.COL_TRAINING]
-    if code == f.CONSTANT:
-        first = 0.0
-    elif code == f.CONSTANT_WITH_WARMUP:
-        first = warmup
-    elif code == f.LINEAR:
-        first = max(warmup, training)
-    elif code == f.COSINE_WITH_RESTARTS:
-        first = max(warmup, training) + 1.0  # progress >= 1 from warmup + max(1, training - warmup) on
-    elif code == f.POLYNOMIAL:
-        first = max(warmup, training + 1.0)  # at step == training, power 0 still gives 1
-    elif code == f.WARMUP_STABLE_DECAY:
-        first = max(warmup, warmup + row[f.COL_STABLE] + row[f.COL_DECAY])
-    else:
-        return None
-    return int(first)
+    _, _, tail = f.flat_spans(code, row)
+    return None if math.isinf(tail) else int(max(row[f.COL_WARMUP], tail))
 
 
 def parameters_for_display(schedule: Schedule) -> Mapping[str, Any]:

@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
-from . import schedules
+from . import bulk, schedules
 from .kernels import cpu
 from .kernels import formulas as f
 from .schedules import SchedulerType
@@ -50,14 +50,19 @@ EAGER_TABLE_STEPS = 1 << 22
 # Growing by at least this many steps (and by a quarter of the table) keeps kernel calls rare past the table.
 MIN_GROWTH_STEPS = 1 << 12
 
-# The schedules whose parameters are relative to the optimizer's lr (polynomial's lr_end, min_lr), as in
-# transformers, which reads optimizer.defaults["lr"] for them; the others get base_lr 1.0 (it is unused).
-_RELATIVE_TO_OPTIMIZER_LR = frozenset({"polynomial", "cosine_with_min_lr", "cosine_warmup_with_min_lr"})
 
-
-def _plain(value: Any) -> Any:
+def plain_number(value: Any) -> Any:
     """numpy / torch scalars as Python numbers, so that state_dict() holds only plain types."""
     return value.item() if hasattr(value, "item") else value
+
+
+def pack_for_optimizer(name: Any, optimizer: Optimizer, params: dict[str, Any]) -> schedules.PackedTable:
+    """The schedule's packed table for `optimizer`: lr_end and min_lr are relative to optimizer.defaults["lr"], as
+    transformers reads them; schedules without them don't look at the optimizer's lr (any value is fine there)."""
+    schedule = schedules.get_schedule(name)
+    relative = {"lr_end", "min_lr"} & set(schedule.parameter_names)
+    reference_lr = plain_number(optimizer.defaults["lr"]) if relative else 1.0
+    return schedules.pack(schedule.name, reference_lr, **params)
 
 
 class TableScheduler(LRScheduler):
@@ -93,18 +98,10 @@ class TableScheduler(LRScheduler):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         if isinstance(last_epoch, bool) or not isinstance(last_epoch, int):
             raise TypeError(f"`last_epoch` must be an int, got {type(last_epoch).__name__} {last_epoch!r}")
-        schedule = schedules.get_schedule(name)
-        reference_lr = 1.0
-        if schedule.name in _RELATIVE_TO_OPTIMIZER_LR:
-            reference_lr = _plain(optimizer.defaults["lr"])
-        packed = schedules.pack(schedule.name, reference_lr, **schedule_params)
-        self.schedule_name = schedule.name
-        self.schedule_params = {key: _plain(value) for key, value in schedule_params.items() if value is not None}
-        # The kernel's arguments: fill_table_serial writes base_lrs[0] x multiplier, so 1.0 gives multipliers.
-        self._codes = packed.codes
-        self._params = packed.params
-        self._unit_base_lrs = np.ones(1)
-        self._constant_from = schedules.constant_from(int(packed.codes[0]), packed.params[0])
+        self._packed = pack_for_optimizer(name, optimizer, schedule_params)
+        self.schedule_name = schedules.canonical_name(name)
+        self.schedule_params = {key: plain_number(value) for key, value in schedule_params.items() if value is not None}
+        self._constant_from = schedules.constant_from(int(self._packed.codes[0]), self._packed.params[0])
         self._build_table()
         super().__init__(optimizer, last_epoch)
 
@@ -114,8 +111,8 @@ class TableScheduler(LRScheduler):
         """Steps the table covers eagerly: up to the end value, or the schedule's nominal length."""
         if self._constant_from is not None:
             return self._constant_from + 1
-        row = self._params[0]
-        if self._codes[0] == f.INVERSE_SQRT:  # no num_training_steps: the warmup, then grown as stepped
+        row = self._packed.params[0]
+        if self._packed.codes[0] == f.INVERSE_SQRT:  # no num_training_steps: the warmup, then grown as stepped
             return int(row[f.COL_WARMUP]) + 1
         return int(max(row[f.COL_WARMUP], row[f.COL_TRAINING])) + 1
 
@@ -127,23 +124,19 @@ class TableScheduler(LRScheduler):
             self._end_multiplier = self._multipliers_at(self._constant_from)
 
     def _grow_table(self, num_steps: int) -> None:
-        """Extend the table to `num_steps` steps with one serial kernel call writing into the new tail.
-
-        The serial kernel always: a scheduler's table must not start the parallel runtime (~0.2 s, threads).
-        """
+        """Extend the table to `num_steps` steps with one (serial, exact) kernel call writing into the new tail."""
         start = self._table_len
         if num_steps <= start:
             return
         table = array.array("d", [0.0]) * num_steps  # exactly 8 bytes a step (extend() over-allocates by 1/16)
         table[:start] = self._table
-        tail = np.frombuffer(table, dtype=np.float64, offset=8 * start).reshape(1, -1)
-        cpu.fill_table_serial(self._codes, self._params, self._unit_base_lrs, start, tail, False)
+        bulk.fill_multipliers(self._packed, start, np.frombuffer(table, dtype=np.float64, offset=8 * start))
         self._table = table
         self._table_len = num_steps
 
     def _multipliers_at(self, step: int) -> float:
         out = np.empty(1)
-        cpu.multipliers_at(self._codes[0], self._params[0], np.array([step], dtype=np.int64), out)
+        cpu.multipliers_at(self._packed.codes[0], self._packed.params[0], np.array([step], dtype=np.int64), out)
         return float(out[0])
 
     def _multiplier_past_table(self, step: int) -> float:
