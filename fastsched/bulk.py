@@ -117,7 +117,7 @@ def fill(table: schedules.PackedTable, start: int, out: np.ndarray, fast: bool =
         angle = schedules.max_cosine_angle(table, last_step)
         level = formulas.FASTER if angle < FASTER_MAX_ANGLE else formulas.FAST if angle < FAST_COS_MAX_ANGLE else level
     if not (_is_shared_memmap(out) and out.nbytes > MEMMAP_CHUNK_BYTES):
-        _fill_rows(table, None, start, out, level)
+        _fill_rows(table, slice(None), start, out, level)
         return out
     for rows, columns in _chunks(out.shape, out.itemsize):
         block = out[rows, columns]
@@ -136,15 +136,12 @@ def fill_multipliers(table: schedules.PackedTable, start: int, out: np.ndarray) 
     return out
 
 
-def _fill_rows(table: schedules.PackedTable, rows: slice | None, start: int, out: np.ndarray, level: int) -> None:
-    """Fill `out` with rows `rows` of the table (None: all of them)."""
+def _fill_rows(table: schedules.PackedTable, rows: slice, start: int, out: np.ndarray, level: int) -> None:
+    """Fill `out` with rows `rows` of the table."""
     global _parallel_runtime_started
     threshold = PARALLEL_THRESHOLD_WHEN_STARTED if _parallel_runtime_started else PARALLEL_THRESHOLD
     parallel = out.size >= threshold
-    if rows is None:
-        cpu.fill_table(table.codes, table.params, table.base_lrs, start, out, level, parallel)
-    else:
-        cpu.fill_table(table.codes[rows], table.params[rows], table.base_lrs[rows], start, out, level, parallel)
+    cpu.fill_table(table.codes[rows], table.params[rows], table.base_lrs[rows], start, out, level, parallel)
     _parallel_runtime_started |= parallel
 
 

@@ -222,12 +222,18 @@ def _as_numeric(name: str, value: Any, allow_array: bool) -> np.ndarray:
     return arr
 
 
+def _valid_count(value: float, positive: bool = False) -> bool:
+    """A count's rule: an integer from 0 (1 when positive) to 2**53 - 1 (NaN and inf fail the comparisons)."""
+    return (1 if positive else 0) <= value <= MAX_STEP and value == math.floor(value)
+
+
+def _valid_float(value: float, signed: bool = False) -> bool:
+    """A float parameter's rule: finite, and non-negative unless signed."""
+    return math.isfinite(value) and (signed or value >= 0)
+
+
 def check_count(name: str, arr: np.ndarray, positive: bool = False) -> np.ndarray:
     """Non-negative integers (integral floats accepted), returned as float64 for the kernels."""
-    if arr.ndim == 0:  # a scalar: the same checks without five ufunc calls (an error takes the array path)
-        value = float(arr)
-        if (1 if positive else 0) <= value <= MAX_STEP and value == math.floor(value):  # NaN, inf: out of range
-            return np.array(value)
     values = arr.astype(np.float64)
     bad = ~np.isfinite(values) | (values != np.floor(values)) | (values < (1 if positive else 0)) | (values > MAX_STEP)
     if bad.any():
@@ -238,10 +244,6 @@ def check_count(name: str, arr: np.ndarray, positive: bool = False) -> np.ndarra
 
 
 def check_float(name: str, arr: np.ndarray, signed: bool = False) -> np.ndarray:
-    if arr.ndim == 0:  # a scalar: the same checks without the ufunc calls (an error takes the array path)
-        value = float(arr)
-        if math.isfinite(value) and (signed or value >= 0):
-            return np.array(value)
     values = arr.astype(np.float64)
     bad = ~np.isfinite(values) if signed else ~np.isfinite(values) | (values < 0)
     if bad.any():
@@ -340,10 +342,12 @@ def _valid_scalars(schedule: Schedule, base_lr: Any, given: dict[str, Any]) -> d
             return None
         number = float(value)
         p = schedule._by_name.get(name)
-        if p is not None and p.kind == "count":
-            if not ((1 if p.positive else 0) <= number <= MAX_STEP and number == math.floor(number)):
-                return None
-        elif not (math.isfinite(number) and (number >= 0 or (p is not None and p.signed))):
+        valid = (
+            _valid_count(number, p.positive)
+            if p is not None and p.kind == "count"
+            else _valid_float(number, p is not None and p.signed)
+        )
+        if not valid:
             return None
         floats.append(number)
     column = np.array(floats)

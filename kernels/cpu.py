@@ -174,23 +174,16 @@ def fill_table(codes, params, base_lrs, start, out, fast=f.FAST, parallel=False)
     """out[i, j] = base_lrs[i] * multiplier(codes[i], start + j, params[i]), rounded once to out's dtype.
 
     Each run of configs of one schedule goes to that schedule's kernel (a table pack() made has one run)."""
-    if codes.shape[0] == 1 or (codes == codes[0]).all():  # what pack() makes: one run
-        code = int(codes[0])
-        kernel = fill_kernel(code, pins_for(code, params), fast, parallel)
-        if parallel:
-            kernel(params, base_lrs, start, out, get_num_threads())
-        else:
-            kernel(params, base_lrs, start, out)
-        return
-    boundaries = [0, *(np.flatnonzero(np.diff(codes)) + 1).tolist(), codes.shape[0]]
-    for first, last in itertools.pairwise(boundaries):
+    if codes.shape[0] == 1 or (codes == codes[0]).all():
+        runs = [(0, codes.shape[0])]
+    else:
+        runs = itertools.pairwise([0, *(np.flatnonzero(np.diff(codes)) + 1).tolist(), codes.shape[0]])
+    threads = (get_num_threads(),) if parallel else ()  # the parallel kernels' fifth argument
+    for first, last in runs:
         code = int(codes[first])
         rows = slice(first, last)
         kernel = fill_kernel(code, pins_for(code, params[rows]), fast, parallel)
-        if parallel:
-            kernel(params[rows], base_lrs[rows], start, out[rows], get_num_threads())
-        else:
-            kernel(params[rows], base_lrs[rows], start, out[rows])
+        kernel(params[rows], base_lrs[rows], start, out[rows], *threads)
 
 
 def fill_table_serial(codes, params, base_lrs, start, out, fast):

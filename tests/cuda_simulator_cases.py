@@ -169,11 +169,28 @@ def test_cuda_large_start_step_matches_cpu_kernel():
     np.testing.assert_allclose(got, cpu_table(table, start, 20), rtol=0, atol=FLOAT64_TOLERANCE)
 
 
-def test_cuda_empty_outputs_launch_nothing():
+class _LaunchRecorder:
+    """Stands in for a CUDA kernel: records launch configurations instead of launching."""
+
+    def __init__(self):
+        self.launches = []
+
+    def __getitem__(self, config):
+        self.launches.append(config)
+        return lambda *args: None
+
+
+def test_cuda_empty_outputs_launch_nothing(monkeypatch):
+    recorders = {name: _LaunchRecorder() for name in ("fill_table_kernel", "multipliers_at_kernel")}
+    for name, recorder in recorders.items():
+        monkeypatch.setattr(cuda_kernels, name, recorder)
     table = schedules.pack("linear", 1.0, num_warmup_steps=1, num_training_steps=2)
-    empty = cuda.device_array((1, 0))
-    cuda_kernels.fill_table(table.codes, table.params, table.base_lrs, 0, empty)
+    for empty in (cuda.device_array((1, 0)), cuda.device_array((0, 5))):
+        cuda_kernels.fill_table(table.codes, table.params, table.base_lrs, 0, empty)
     cuda_kernels.multipliers_at(0, table.params[0], np.zeros(0, dtype=np.int64), cuda.device_array(0))
+    assert all(not recorder.launches for recorder in recorders.values())
+    cuda_kernels.fill_table(table.codes, table.params, table.base_lrs, 0, cuda.device_array((1, 3)))
+    assert recorders["fill_table_kernel"].launches  # the recorder does see a real launch
 
 
 def test_cuda_kernels_write_only_inside_the_output():
