@@ -17,51 +17,21 @@ from typing import Any
 import numpy as np
 
 from .kernels import formulas as f
+from .registry import MAX_STEP, METRIC_DRIVEN, PRESETS, REQUIRED, Parameter, SchedulerType  # noqa: F401
 
-# Counts and steps are carried as float64 in the kernels: integers are exact below 2**53.
-MAX_STEP = 2**53 - 1
-
-REQUIRED = object()  # default of a parameter that has none
-
-
-class SchedulerType(str, enum.Enum):
-    """transformers' SchedulerType values; the first ten are precomputable, the last two follow a metric."""
-
-    LINEAR = "linear"
-    COSINE = "cosine"
-    COSINE_WITH_RESTARTS = "cosine_with_restarts"
-    POLYNOMIAL = "polynomial"
-    CONSTANT = "constant"
-    CONSTANT_WITH_WARMUP = "constant_with_warmup"
-    INVERSE_SQRT = "inverse_sqrt"
-    REDUCE_ON_PLATEAU = "reduce_lr_on_plateau"
-    COSINE_WITH_MIN_LR = "cosine_with_min_lr"
-    COSINE_WARMUP_WITH_MIN_LR = "cosine_warmup_with_min_lr"
-    WARMUP_STABLE_DECAY = "warmup_stable_decay"
-    GREEDY = "greedy"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-METRIC_DRIVEN = frozenset({SchedulerType.REDUCE_ON_PLATEAU.value, SchedulerType.GREEDY.value})
 SHAPES = {"linear": f.SHAPE_LINEAR, "cosine": f.SHAPE_COSINE, "1-sqrt": f.SHAPE_1_SQRT}
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """One keyword parameter of a schedule, named as transformers names it."""
-
-    name: str
-    kind: str  # "count" (integer >= 0), "float" (finite >= 0, or any finite when signed) or "choice"
-    default: Any = REQUIRED
-    help: str = ""
-    signed: bool = False  # a float parameter that may be negative
-    positive: bool = False  # a count that must be >= 1
-
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED
+_CODES = {
+    "constant": f.CONSTANT,
+    "constant_with_warmup": f.CONSTANT_WITH_WARMUP,
+    "linear": f.LINEAR,
+    "cosine": f.COSINE,
+    "cosine_with_restarts": f.COSINE_WITH_RESTARTS,
+    "polynomial": f.POLYNOMIAL,
+    "inverse_sqrt": f.INVERSE_SQRT,
+    "cosine_with_min_lr": f.COSINE_WITH_MIN_LR,
+    "cosine_warmup_with_min_lr": f.COSINE_WARMUP_WITH_MIN_LR,
+    "warmup_stable_decay": f.WARMUP_STABLE_DECAY,
+}
 
 
 @dataclass(frozen=True)
@@ -83,82 +53,10 @@ class Schedule:
         return self._by_name[name]
 
 
-_W = Parameter("num_warmup_steps", "count", help="steps of linear warmup from 0")
-_T = Parameter("num_training_steps", "count", help="total number of training steps")
-_HALF_CYCLE = Parameter("num_cycles", "float", 0.5, "number of cosine waves (0.5: one half-cosine down to 0)")
-_MIN_LR = Parameter("min_lr", "float", None, "lr at the bottom of the cosine (absolute; one of min_lr, min_lr_rate)")
-_MIN_LR_RATE = Parameter("min_lr_rate", "float", None, "lr at the bottom of the cosine as a fraction of base_lr")
-
 SCHEDULES: dict[str, Schedule] = {
-    s.name: s
-    for s in (
-        Schedule("constant", f.CONSTANT, (), "the optimizer's lr at every step"),
-        Schedule("constant_with_warmup", f.CONSTANT_WITH_WARMUP, (_W,), "linear warmup, then constant"),
-        Schedule("linear", f.LINEAR, (_W, _T), "linear warmup, then linear decay to 0 at num_training_steps"),
-        Schedule("cosine", f.COSINE, (_W, _T, _HALF_CYCLE), "linear warmup, then cosine decay"),
-        Schedule(
-            "cosine_with_restarts",
-            f.COSINE_WITH_RESTARTS,
-            (_W, _T, Parameter("num_cycles", "float", 1, "number of hard restarts")),
-            "linear warmup, then num_cycles cosine decays, each restarting from the base lr",
-        ),
-        Schedule(
-            "polynomial",
-            f.POLYNOMIAL,
-            (
-                _W,
-                _T,
-                Parameter("lr_end", "float", 1e-7, "final lr (absolute, below base_lr)"),
-                Parameter("power", "float", 1.0, "power of the polynomial decay"),
-            ),
-            "linear warmup, then polynomial decay from base_lr to lr_end",
-        ),
-        Schedule(
-            "inverse_sqrt",
-            f.INVERSE_SQRT,
-            (
-                _W,
-                Parameter(
-                    "timescale", "count", None, "time scale (default num_warmup_steps, or 10000 if 0)", positive=True
-                ),
-            ),
-            "linear warmup, then decay as 1/sqrt(step / timescale)",
-        ),
-        Schedule(
-            "cosine_with_min_lr",
-            f.COSINE_WITH_MIN_LR,
-            (_W, _T, _HALF_CYCLE, _MIN_LR, _MIN_LR_RATE),
-            "linear warmup, then cosine decay to min_lr",
-        ),
-        Schedule(
-            "cosine_warmup_with_min_lr",
-            f.COSINE_WARMUP_WITH_MIN_LR,
-            (
-                _W,
-                _T,
-                _HALF_CYCLE,
-                _MIN_LR,
-                _MIN_LR_RATE,
-                Parameter("warmup_lr_rate", "float", None, "first warmup lr as a fraction (default: warmup from 1/W)"),
-            ),
-            "warmup counted from step 1 (or from warmup_lr_rate), then cosine decay to min_lr",
-        ),
-        Schedule(
-            "warmup_stable_decay",
-            f.WARMUP_STABLE_DECAY,
-            (
-                _W,
-                Parameter("num_decay_steps", "count", help="steps of the decay phase"),
-                Parameter("num_training_steps", "count", None, "warmup + stable + decay steps"),
-                Parameter("num_stable_steps", "count", None, "stable-phase steps (wins over num_training_steps)"),
-                Parameter("warmup_type", "choice", "linear", "linear, cosine or 1-sqrt"),
-                Parameter("decay_type", "choice", "cosine", "linear, cosine or 1-sqrt"),
-                Parameter("min_lr_ratio", "float", 0.0, "lr at the start of warmup and end of decay, as a fraction"),
-                _HALF_CYCLE,
-            ),
-            "warmup, a stable phase at base_lr, then decay to min_lr_ratio",
-        ),
-    )
+    name: Schedule(name, _CODES[name], preset.parameters, preset.summary)
+    for name, preset in PRESETS.items()
+    if preset.library == "transformers"
 }
 
 
