@@ -223,6 +223,13 @@ def derive_ratios(benchmarks: list[dict], stat: str) -> dict[str, float]:
         ratios["scheduler_table_bytes_per_step"] = build["extra_info"]["table_bytes_per_step"]
         ratios["scheduler_bytes_retained_per_step"] = build["extra_info"]["bytes_per_step"]
         ratios["scheduler_state_dict_bytes"] = build["extra_info"]["state_dict_bytes"]
+    for dtype in ("float64", "float32"):
+        group = [b for b in benchmarks if b["group"] == f"methods-{dtype}"]
+        fill = next((b[stat] for b in group if b["extra_info"].get("kind") == "fill"), None)
+        for b in group:
+            info = b["extra_info"]
+            if info.get("kind") == "method" and fill:
+                ratios[f"method_{info['case']}_{info['method']}_{dtype}_vs_fill"] = b[stat] / fill
     sweep = {k: v for (g, k, *_), v in by_key.items() if g == "sweep-cosine"}
     if "fastsched" in sweep and "transformers" in sweep:
         ratios["transformers_vs_sweep_cosine"] = sweep["transformers"] / sweep["fastsched"]

@@ -1,6 +1,8 @@
 """fastsched: learning-rate schedules computed by compiled Numba kernels.
 
 - Bulk tables: :func:`multipliers`, :func:`trajectory`, :func:`sweep` (numpy, CPU kernels).
+- Schedules as objects and compositions: :func:`schedule`, :func:`join`, :func:`warmup`, :func:`floor`,
+  :func:`scale`, :func:`cycles`, :func:`cooldown` (every one usable wherever a schedule name is).
 - Drop-in transformers schedulers: :func:`get_scheduler` and the ``get_*_schedule*`` functions (torch).
 - GPU-side lr tensors: :class:`CudaScheduler` (torch + numba-cuda).
 
@@ -19,9 +21,17 @@ _LAZY = {
     "multipliers": "bulk",
     "trajectory": "bulk",
     "sweep": "bulk",
-    "SchedulerType": "schedules",
-    "schedule_names": "schedules",
-    "SCHEDULES": "schedules",
+    "Schedule": "schedules",
+    "schedule": "schedules",
+    "join": "schedules",
+    "warmup": "schedules",
+    "floor": "schedules",
+    "scale": "schedules",
+    "cycles": "schedules",
+    "cooldown": "schedules",
+    "SchedulerType": "registry",
+    "preset_names": "registry",
+    "PRESETS": "registry",
     "get_scheduler": "torch_schedulers",
     "get_constant_schedule": "torch_schedulers",
     "get_constant_schedule_with_warmup": "torch_schedulers",

@@ -15,6 +15,7 @@ It needs torch only (not numba-cuda) and runs on any torch device, which is how 
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -22,36 +23,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import bulk, schedules
-from .kernels import formulas as f
-from .torch_schedulers import pack_for_optimizer, plain_number
+from . import bulk
+from . import table as tables
+from .registry import get_preset
+from .scheduler_table import ScheduleTable, plain_number
+from .validation import check_dtype, check_step, check_steps
 
 _TORCH_FLOATS = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
 _NUMPY_FLOATS = {v: k for k, v in _TORCH_FLOATS.items()}
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Bulk tables on the GPU
+# Bulk tables on the GPU (fastsched.bulk's front door validates and packs; these write the result on the device)
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def _cuda_device(device: Any, out: Any) -> torch.device:
-    """The CUDA device to compute on: `device` (str, int, torch.device), else out's device, else the current one."""
-    if out is not None:
-        if not isinstance(out, torch.Tensor):
-            raise TypeError(f"`out` must be a torch CUDA tensor here, got {type(out).__name__}")
-        if not out.is_cuda:
-            raise ValueError(f"`out` must be a CUDA tensor when a CUDA result is asked for, got one on {out.device}")
-    resolved = torch.device(device) if device is not None else (out.device if out is not None else None)
-    if resolved is None:
-        resolved = torch.device("cuda")
-    if resolved.type != "cuda":
-        raise ValueError(f"`device` must be a CUDA device, got {device!r}")
-    if resolved.index is None:
-        resolved = torch.device("cuda", torch.cuda.current_device())
-    if out is not None and out.device != resolved:
-        raise ValueError(f"`out` is on {out.device} but `device` is {resolved}")
-    return resolved
 
 
 def _torch_dtype(dtype: Any) -> torch.dtype:
@@ -60,23 +44,27 @@ def _torch_dtype(dtype: Any) -> torch.dtype:
         if dtype not in _TORCH_FLOATS:
             raise TypeError(f"`dtype` must be float32 or float64, got {dtype}")
         return dtype
-    return _NUMPY_FLOATS[schedules.check_dtype(dtype)]
+    return _NUMPY_FLOATS[check_dtype(dtype)]
 
 
-def _cuda_output(shape: tuple[int, ...], dtype: Any, out: torch.Tensor | None, device: torch.device) -> torch.Tensor:
-    """`out` after checking it, or a new tensor; checks mirror the CPU bulk API's."""
+def _cuda_output(shape: tuple[int, ...], dtype: Any, out: Any, device: torch.device) -> torch.Tensor:
+    """`out` after the bulk API's checks (bulk.check_out), or a new tensor on `device`."""
     if out is None:
         return torch.empty(shape, dtype=_torch_dtype(torch.float64 if dtype is None else dtype), device=device)
-    if out.dtype not in _TORCH_FLOATS:
-        raise TypeError(f"`out` must have dtype float32 or float64, got {out.dtype}")
-    if dtype is not None and _torch_dtype(dtype) != out.dtype:
-        raise TypeError(f"`out` has dtype {out.dtype} but `dtype` is {dtype}")
-    if tuple(out.shape) != shape:
-        raise ValueError(f"`out` must have shape {shape}, got {tuple(out.shape)}")
-    if not out.is_contiguous():
-        raise ValueError("`out` must be a contiguous tensor")
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"`out` must be a torch CUDA tensor here, got {type(out).__name__}")
+    if out.device != device:
+        raise ValueError(f"`out` is on {out.device} but `device` is {device}")
     if out.requires_grad:
         raise ValueError("`out` must not require grad: the kernel writes it outside autograd")
+    out_dtype = _TORCH_FLOATS.get(out.dtype)
+    bulk.check_out(
+        shape,
+        None if dtype is None else np.dtype(_TORCH_FLOATS[_torch_dtype(dtype)]),
+        out_dtype if out_dtype is not None else str(out.dtype).removeprefix("torch."),
+        tuple(out.shape),
+        contiguous=out.is_contiguous(),
+    )
     return out
 
 
@@ -109,94 +97,60 @@ def _kernels() -> Any:
     return cuda_kernels
 
 
-def _host_steps(steps: Any) -> tuple[np.ndarray, bool]:
-    """Validated steps as a contiguous int64 array, and whether a scalar was given (a CPU tensor is accepted)."""
-    if isinstance(steps, torch.Tensor):
-        steps = steps.detach().cpu().numpy()
-    return bulk.check_steps(steps)
+def _indexed(device: torch.device) -> torch.device:
+    return device if device.index is not None else torch.device("cuda", torch.cuda.current_device())
 
 
-def cuda_multipliers(name: Any, steps: Any, *, base_lr: float = 1.0, device: Any = None, **params: Any) -> torch.Tensor:
+def cuda_multipliers(schedule: Any, steps: Any, *, base_lr: Any, device: torch.device) -> torch.Tensor:
     """fastsched.multipliers on a CUDA device: a float64 CUDA tensor (0-d for an int step).
 
     `steps` (an int, or a 1-D array-like or CPU tensor of ints) is checked on the host and copied once.
     """
-    table = schedules.pack(name, base_lr, **params)
-    step_array, scalar = _host_steps(steps)
-    target = _cuda_device(device, None)
-    out = torch.empty(step_array.shape[0], dtype=torch.float64, device=target)
+    table = tables.pack(schedule, base_lr, allow_arrays=False)
+    if isinstance(steps, torch.Tensor):
+        steps = steps.detach().cpu().numpy()
+    step_array, scalar = check_steps(steps)
+    device = _indexed(device)
+    out = torch.empty(step_array.shape[0], dtype=torch.float64, device=device)
     if out.numel():
-        code = int(table.codes[0])
-        _launch(
-            _kernels().multipliers_at,
-            target,
-            code,
-            _to_device(table.params[0], target),
-            _to_device(step_array, target),
-            out,
-        )
+        codes, cols = _to_device(table.codes[0], device), _to_device(table.cols[0], device)
+        _launch(_kernels().values_at, device, codes, cols, int(table.counts[0]), _to_device(step_array, device), out)
     return out.reshape(()) if scalar else out
 
 
-def _fill_on_cuda(table: schedules.PackedTable, start: int, out: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Queue the kernel that writes base_lr x multiplier of every config, steps start .., into out (configs, steps)."""
-    if out.numel() == 0:
-        return out
-    last_step = start + out.shape[-1] - 1
-    if last_step > schedules.MAX_STEP:
-        raise ValueError(f"`start` + `num_steps` must stay below 2**53, got last step {last_step}")
-    # The uploaded parameter tensors are dropped when this returns, before the kernel has run: safe, because
-    # torch's allocator hands their memory only to later work on the same stream, which runs after the kernel.
+def cuda_fill(
+    schedule: Any,
+    num_steps: int,
+    base_lr: Any,
+    start: int,
+    dtype: Any,
+    out: Any,
+    device: torch.device,
+    one_config: bool,
+) -> torch.Tensor:
+    """fastsched.trajectory (one_config) or sweep into a CUDA tensor: `out` (returned), or a new one on `device`;
+    one kernel launch, queued on torch's current stream."""
+    device = _indexed(device)
+    table = tables.pack(schedule, base_lr, allow_arrays=not one_config)
+    shape = (num_steps,) if one_config else (table.num_configs, num_steps)
+    result = _cuda_output(shape, dtype, out, device)
+    if result.dtype == torch.float32:
+        bulk.check_float32_range(table, start, num_steps)
+    if result.numel() == 0:
+        return result
+    # The uploaded tables are dropped when this returns, before the kernel has run: safe, because torch's allocator
+    # hands their memory only to later work on the same stream, which runs after the kernel.
     _launch(
         _kernels().fill_table,
         device,
         _to_device(table.codes, device),
-        _to_device(table.params, device),
+        _to_device(table.cols, device),
+        _to_device(table.counts, device),
         _to_device(table.base_lrs, device),
         start,
-        out.view(table.num_configs, out.shape[-1]),
+        result.view(table.num_configs, num_steps),
     )
-    return out
-
-
-def cuda_trajectory(
-    name: Any,
-    num_steps: int,
-    *,
-    base_lr: float = 1.0,
-    start: int = 0,
-    dtype: Any = None,
-    out: torch.Tensor | None = None,
-    device: Any = None,
-    **params: Any,
-) -> torch.Tensor:
-    """fastsched.trajectory into a CUDA tensor of shape (num_steps,): `out` (returned), or a new one on `device`."""
-    num_steps = bulk.check_step("num_steps", num_steps)
-    start = bulk.check_step("start", start)
-    table = schedules.pack(name, base_lr, **params)
-    target = _cuda_device(device, out)
-    result = _cuda_output((num_steps,), dtype, out, target)
-    return _fill_on_cuda(table, start, result, target)
-
-
-def cuda_sweep(
-    name: Any,
-    num_steps: int,
-    *,
-    base_lr: Any = 1.0,
-    start: int = 0,
-    dtype: Any = None,
-    out: torch.Tensor | None = None,
-    device: Any = None,
-    **params: Any,
-) -> torch.Tensor:
-    """fastsched.sweep into a CUDA tensor of shape (configs, num_steps), in one kernel launch."""
-    num_steps = bulk.check_step("num_steps", num_steps)
-    start = bulk.check_step("start", start)
-    table = schedules.pack(name, base_lr, allow_arrays=True, **params)
-    target = _cuda_device(device, out)
-    result = _cuda_output((table.num_configs, num_steps), dtype, out, target)
-    return _fill_on_cuda(table, start, result, target)
+    return result
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -295,23 +249,22 @@ class CudaScheduler(torch.optim.lr_scheduler.LRScheduler):
 
     def _build_table(self, name: Any, horizon: int | None, params: Mapping[str, Any]) -> None:
         """Validate the schedule and put its multiplier table on the device (the one host-to-device copy)."""
-        params = {key: plain_number(value) for key, value in params.items()}
-        packed = pack_for_optimizer(name, self.optimizer, params)
+        table = ScheduleTable.for_optimizer(name, self.optimizer, params)
         if horizon is not None:
-            horizon = bulk.check_step("horizon", horizon)
-        last = schedules.constant_from(int(packed.codes[0]), packed.params[0])
+            horizon = check_step("horizon", horizon)
+        last = table.constant_from
         if last is None:
-            known = max(int(packed.params[0, f.COL_WARMUP]), int(packed.params[0, f.COL_TRAINING]))
-            last = horizon if horizon is not None else max(DEFAULT_HORIZON, 2 * known)
+            last = horizon if horizon is not None else max(DEFAULT_HORIZON, 2 * (table.nominal_length - 1))
         if last + 1 > MAX_TABLE_STEPS:
             raise ValueError(
                 f"the device table would hold {last + 1} steps ({(last + 1) * 8 / 2**30:.1f} GiB), more than "
                 f"{MAX_TABLE_STEPS}; reduce `num_training_steps` / `horizon`, or use fastsched.get_scheduler"
             )
-        self.schedule_name = schedules.canonical_name(name)
-        self.schedule_params = {key: value for key, value in params.items() if value is not None}
+        self._schedule_table = table
+        self.schedule_name = table.name
+        self.schedule_params = dict(table.params)
         self.horizon = horizon
-        self._table = _to_device(bulk.fill_multipliers(packed, 0, np.empty(last + 1)), self.device)
+        self._table = _to_device(table.multipliers(last + 1), self.device)
         self._last_index = last
 
     def _bind_lr_tensors(self) -> None:
@@ -390,7 +343,7 @@ class CudaScheduler(torch.optim.lr_scheduler.LRScheduler):
             "base_lrs": list(self.base_lrs),
             "_last_lr": [float(lr) for lr in self._lr_tensors],
             "lr_lambdas": [None] * len(self.base_lrs),  # what LambdaLR.load_state_dict expects
-            "schedule": {"name": self.schedule_name, **self.schedule_params},
+            "schedule": self._schedule_table.record(),
             "horizon": self.horizon,
         }
 
@@ -430,13 +383,16 @@ def get_cuda_scheduler(
     As in transformers, num_warmup_steps / num_training_steps reach only the schedules that take them
     (constant ignores both; inverse_sqrt uses num_training_steps only to size its table's horizon).
     """
-    schedule = schedules.get_schedule(name)
+    preset = get_preset(name)
     params = dict(scheduler_specific_kwargs or {})
     for key, value in (("num_warmup_steps", num_warmup_steps), ("num_training_steps", num_training_steps)):
-        if key in schedule.parameter_names:
+        if key in preset.parameter_names:
             params[key] = value
-    if horizon is None and num_training_steps is not None and "num_training_steps" not in schedule.parameter_names:
-        horizon = max(DEFAULT_HORIZON, 2 * num_training_steps)
+    for key in ("num_warmup_steps", "num_training_steps"):  # get_scheduler's checks, in its order and words
+        if key in preset.parameter_names and preset.parameter(key).required and params.get(key) is None:
+            raise ValueError(f"{preset.name} requires `{key}`, please provide that argument.")
+    if horizon is None and num_training_steps is not None and "num_training_steps" not in preset.parameter_names:
+        horizon = max(DEFAULT_HORIZON, 2 * math.ceil(num_training_steps))
     return CudaScheduler(
         optimizer, name, last_epoch=last_epoch, horizon=horizon, device=device, lr_dtype=lr_dtype, **params
     )

@@ -29,6 +29,12 @@ def _tick(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _fraction(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Where each value lies from `low` (0) to `high` (1); halved first so that no difference overflows, even
+    between -1e308 and 1e308."""
+    return np.clip((values / 2 - low / 2) / (high / 2 - low / 2), 0.0, 1.0)
+
+
 def text_plot(curves: Sequence[Curve], *, title: str, y_label: str, width: int = 72, height: int = 14) -> str:
     """The curves drawn with characters on a `width` x `height` canvas, with axes, ticks and a legend."""
     x_first = min(float(c.steps[0]) for c in curves)
@@ -36,11 +42,12 @@ def text_plot(curves: Sequence[Curve], *, title: str, y_label: str, width: int =
     y_low = min(0.0, *(float(c.lrs.min()) for c in curves))
     y_high = max(float(c.lrs.max()) for c in curves)
     if y_high <= y_low:  # a flat line (all zeros, say) still needs a y range
-        y_high = y_low + 1.0
+        y_high = y_low + max(1.0, abs(y_low))
     canvas = [[" "] * width for _ in range(height)]
     for marker, curve in zip(itertools.cycle(MARKERS), curves):
-        columns = np.rint((curve.steps - x_first) * (width - 1) / max(x_last - x_first, 1.0)).astype(np.intp)
-        rows = np.rint((curve.lrs - y_low) * (height - 1) / (y_high - y_low)).astype(np.intp)  # 0: bottom
+        x_fraction = (curve.steps.astype(np.float64) - x_first) / max(x_last - x_first, 1.0)
+        columns = np.rint(x_fraction * (width - 1)).astype(np.intp)
+        rows = np.rint(_fraction(curve.lrs, y_low, y_high) * (height - 1)).astype(np.intp)  # 0: bottom
         bounds = np.searchsorted(columns, np.arange(width + 1))  # columns is non-decreasing: steps are sorted
         previous_row: int | None = None
         for column in range(width):
@@ -56,7 +63,7 @@ def text_plot(curves: Sequence[Curve], *, title: str, y_label: str, width: int =
                 canvas[height - 1 - row][column] = marker
             previous_row = int(in_column[-1])
 
-    y_ticks = {0: _tick(y_high), (height - 1) // 2: _tick((y_low + y_high) / 2), height - 1: _tick(y_low)}
+    y_ticks = {0: _tick(y_high), (height - 1) // 2: _tick(y_low / 2 + y_high / 2), height - 1: _tick(y_low)}
     label_width = max(map(len, y_ticks.values()))
     lines = [title, y_label] if title else [y_label]
     for row, cells in enumerate(canvas):
@@ -78,8 +85,11 @@ def supported_formats() -> dict[str, str]:
     return FigureCanvasBase.get_supported_filetypes()
 
 
-def save_figure(curves: Sequence[Curve], path: str | Path, *, title: str, y_label: str) -> None:
-    """Draw the curves as overlaid lines with matplotlib's Agg renderer (no display needed) and save to `path`."""
+def save_figure(
+    curves: Sequence[Curve], path: str | Path, *, title: str, y_label: str, format: str | None = None
+) -> None:
+    """Draw the curves as overlaid lines with matplotlib's Agg renderer (no display needed) and save to `path`,
+    in `format` (an extension: "png", "svg"...), by default the one `path` ends with."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import EngFormatter
@@ -99,4 +109,6 @@ def save_figure(curves: Sequence[Curve], path: str | Path, *, title: str, y_labe
     axes.grid(alpha=0.3)
     if any(curve.label for curve in curves):
         axes.legend(fontsize="small")
-    figure.savefig(path, dpi=150)
+    # Lrs near the float64 limit (1e308) overflow inside matplotlib's tick search, which still finds its ticks.
+    with np.errstate(over="ignore", invalid="ignore"):
+        figure.savefig(path, dpi=150, format=format)

@@ -1,10 +1,11 @@
 """Drop-in replacements for transformers' schedulers: same functions, same values, a table lookup per step.
 
-`get_scheduler` and every ``get_*_schedule*`` function take transformers' parameters (names, order, defaults)
-and raise its errors. The precomputable schedules return a :class:`TableScheduler`: a
-``torch.optim.lr_scheduler.LRScheduler`` with ``LambdaLR``'s semantics whose multipliers were computed once,
-at construction, by the kernels in ``fastsched.kernels`` (libm cosine: transformers' float64 values exactly).
-``step()`` then only reads the table and writes each param group's lr. No formula lives in this module.
+`get_scheduler` and every ``get_*_schedule*`` function take transformers' parameters (names, order, defaults; counts
+as floats or negative values too) and raise its errors. The precomputable schedules return a :class:`TableScheduler`:
+a ``torch.optim.lr_scheduler.LambdaLR`` whose ``lr_lambdas`` are partials with transformers' keywords, and whose
+multipliers were computed once, at construction, by the kernels in ``fastsched.kernels`` (libm cosine:
+transformers' float64 values exactly; see ``fastsched.scheduler_table``). ``step()`` then only reads the table and
+writes each param group's lr. No formula lives in this module.
 
 The metric-driven names return what transformers returns: torch's ``ReduceLROnPlateau``, and transformers'
 own ``GreedyLR`` (imported from transformers when it is installed).
@@ -12,21 +13,24 @@ own ``GreedyLR`` (imported from transformers when it is installed).
 
 from __future__ import annotations
 
-import array
 import enum
+import functools
+import operator
 import sys
 import warnings
 from typing import Any
 
-import numpy as np
 from torch import Tensor
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING, LambdaLR, ReduceLROnPlateau
 
-from . import bulk, schedules
-from .kernels import cpu
-from .kernels import formulas as f
-from .schedules import SchedulerType
+from .registry import SchedulerType
+from .scheduler_table import (
+    RECORD_KEYS,
+    ScheduleFunction,
+    ScheduleTable,
+    whole_step,
+)
 
 __all__ = [
     "TableScheduler",
@@ -45,47 +49,50 @@ __all__ = [
     "get_wsd_schedule",
 ]
 
-# The table is computed eagerly up to this many steps (32 MiB, ~40 ms); beyond, it grows as steps reach it.
-EAGER_TABLE_STEPS = 1 << 22
-# Growing by at least this many steps (and by a quarter of the table) keeps kernel calls rare past the table.
-MIN_GROWTH_STEPS = 1 << 12
+# torch's LRScheduler.step() checks of the call order, which TableScheduler.step() reports at its caller's line.
+_OPTIMIZER_STEP_OVERRIDDEN = (
+    "Seems like `optimizer.step()` has been overridden after learning rate scheduler "
+    "initialization. Please, make sure to call `optimizer.step()` before "
+    "`lr_scheduler.step()`. See more details at "
+    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
+)
+_STEP_BEFORE_OPTIMIZER_STEP = (
+    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
+    "In PyTorch 1.1.0 and later, you should call them in the opposite order: "
+    "`optimizer.step()` before `lr_scheduler.step()`.  Failure to do this "
+    "will result in PyTorch skipping the first value of the learning rate schedule. "
+    "See more details at "
+    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
+)
+_GET_LR_OUTSIDE_STEP = "To get the last learning rate computed by the scheduler, please use `get_last_lr()`."
 
 
-def plain_number(value: Any) -> Any:
-    """numpy / torch scalars as Python numbers, so that state_dict() holds only plain types."""
-    return value.item() if hasattr(value, "item") else value
+class TableScheduler(LambdaLR):
+    """transformers' LambdaLR for one of its schedules, with lr_lambdas that read a table the kernels computed.
 
+    It is a ``torch.optim.lr_scheduler.LambdaLR``: ``lr_lambdas`` holds, per param group, a picklable
+    ``functools.partial`` whose ``.keywords`` are those transformers' lr_lambda has for the same call and whose call
+    returns the multiplier. Everything else is LambdaLR's too: each group's ``initial_lr`` is set with
+    ``setdefault`` and kept in ``base_lrs``; ``last_epoch`` starts at -1 and the constructor steps once; each
+    ``step()`` sets every group's lr to ``base_lr * lr_lambda(last_epoch)``, a tensor lr filled in place; construct
+    with ``last_epoch >= 0`` to resume (the groups must then hold ``initial_lr``); lr_lambdas replaced by the user
+    are called, as LambdaLR calls them; its warnings point at the caller's line.
 
-def pack_for_optimizer(name: Any, optimizer: Optimizer, params: dict[str, Any]) -> schedules.PackedTable:
-    """The schedule's packed table for `optimizer`: lr_end and min_lr are relative to optimizer.defaults["lr"], as
-    transformers reads them; schedules without them don't look at the optimizer's lr (any value is fine there)."""
-    schedule = schedules.get_schedule(name)
-    relative = {"lr_end", "min_lr"} & set(schedule.parameter_names)
-    reference_lr = plain_number(optimizer.defaults["lr"]) if relative else 1.0
-    return schedules.pack(schedule.name, reference_lr, **params)
+    What differs is the cost: with its own lr_lambdas and float lrs, ``step()`` is a table lookup and a multiply
+    per group (no formula, no kernel call, no array allocation). The table (a ``ScheduleTable``) holds the
+    schedule's multipliers up to where it reaches its end value, or to its nominal length for the schedules that
+    keep changing (cosine family, inverse_sqrt), which grow it as they are stepped past it: 8 bytes a step,
+    computed at construction up to ``scheduler_table.EAGER_TABLE_STEPS`` steps and beyond as steps reach it.
 
-
-class TableScheduler(LRScheduler):
-    """A ``LambdaLR`` whose lr_lambda is a table of the schedule's multipliers, computed once by the kernels.
-
-    Semantics are ``LambdaLR``'s: each group's ``initial_lr`` is set with ``setdefault`` and kept in
-    ``base_lrs``; ``last_epoch`` starts at -1 and the constructor steps once; each ``step()`` sets every group's
-    lr to ``base_lr * multiplier(last_epoch)``; construct with ``last_epoch >= 0`` to resume (the groups must
-    then hold ``initial_lr``); tensor lrs are updated in place. ``step()`` is a table lookup: no formula, no
-    kernel call, no array allocation. Past the end of the table, schedules that have reached their end value
-    return it; those that keep changing (cosine family, inverse_sqrt) extend the table, a kernel call every
-    few thousand steps.
-
-    Memory: 8 bytes per step of the schedule's span (up to where it reaches its end value, or to
-    num_training_steps for the cosine family), computed at construction up to ``EAGER_TABLE_STEPS`` steps and
-    beyond that as steps reach it; schedules that keep changing grow it by a quarter at a time as they are
-    stepped past their span. ``state_dict()`` holds no table: a few plain numbers (``weights_only=True`` loads it).
+    ``state_dict()`` is LambdaLR's (a few plain numbers: ``torch.load(weights_only=True)`` loads it) with a record of
+    the schedule under "schedule"; states move both ways between this scheduler and transformers' LambdaLR. The
+    table is a cache kept outside ``__dict__``: a loaded scheduler's ``__dict__`` is the saved one's.
 
     Args:
         optimizer (`torch.optim.Optimizer`):
             The optimizer for which to schedule the learning rate.
         name (`str` or `SchedulerType`):
-            A precomputable schedule: one of `fastsched.schedule_names()`.
+            A precomputable schedule: one of `fastsched.preset_names("transformers")`.
         last_epoch (`int`, *optional*, defaults to -1):
             The index of the last epoch when resuming training.
         **schedule_params:
@@ -93,167 +100,133 @@ class TableScheduler(LRScheduler):
             polynomial's `lr_end` and `min_lr` are relative to `optimizer.defaults["lr"]`, as in transformers.
     """
 
+    # The table and the lr_lambdas it was built with: caches, outside the __dict__ that is the scheduler's state.
+    __slots__ = ("_table", "_table_lambdas")
+
     def __init__(self, optimizer: Optimizer, name: str | enum.Enum, last_epoch: int = -1, **schedule_params: Any):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int):
-            raise TypeError(f"`last_epoch` must be an int, got {type(last_epoch).__name__} {last_epoch!r}")
-        self._packed = pack_for_optimizer(name, optimizer, schedule_params)
-        self.schedule_name = schedules.canonical_name(name)
-        self.schedule_params = {key: plain_number(value) for key, value in schedule_params.items() if value is not None}
-        self._constant_from = schedules.constant_from(int(self._packed.codes[0]), self._packed.params[0])
-        self._build_table()
-        super().__init__(optimizer, last_epoch)
+        last_epoch = whole_step("last_epoch", last_epoch)
+        self._table = ScheduleTable.for_optimizer(name, optimizer, schedule_params)
+        lr_lambda = functools.partial(ScheduleFunction(self._table), **self._table.keywords)
+        self._table_lambdas = [lr_lambda] * len(optimizer.param_groups)
+        super().__init__(optimizer, lr_lambda, last_epoch)
 
-    # -- the table ------------------------------------------------------------------------------------------
+    @property
+    def schedule_name(self) -> str:
+        """The schedule's name (transformers' SchedulerType value)."""
+        return self._table.name
 
-    def _span(self) -> int:
-        """Steps the table covers eagerly: up to the end value, or the schedule's nominal length."""
-        if self._constant_from is not None:
-            return self._constant_from + 1
-        row = self._packed.params[0]
-        if self._packed.codes[0] == f.INVERSE_SQRT:  # no num_training_steps: the warmup, then grown as stepped
-            return int(row[f.COL_WARMUP]) + 1
-        return int(max(row[f.COL_WARMUP], row[f.COL_TRAINING])) + 1
-
-    def _build_table(self) -> None:
-        self._table = array.array("d")
-        self._table_len = 0
-        self._grow_table(min(self._span(), EAGER_TABLE_STEPS))
-        if self._constant_from is not None:
-            self._end_multiplier = self._multipliers_at(self._constant_from)
-
-    def _grow_table(self, num_steps: int) -> None:
-        """Extend the table to `num_steps` steps with one (serial, exact) kernel call writing into the new tail."""
-        start = self._table_len
-        if num_steps <= start:
-            return
-        table = array.array("d", [0.0]) * num_steps  # exactly 8 bytes a step (extend() over-allocates by 1/16)
-        table[:start] = self._table
-        bulk.fill_multipliers(self._packed, start, np.frombuffer(table, dtype=np.float64, offset=8 * start))
-        self._table = table
-        self._table_len = num_steps
-
-    def _multipliers_at(self, step: int) -> float:
-        out = np.empty(1)
-        cpu.multipliers_at(self._packed.codes[0], self._packed.params[0], np.array([step], dtype=np.int64), out)
-        return float(out[0])
-
-    def _multiplier_past_table(self, step: int) -> float:
-        """The multiplier at a step the table doesn't hold (rare: past the schedule's span, or negative)."""
-        if step < 0:  # last_epoch set below -1 by hand: as LambdaLR, evaluate the schedule there
-            return self._multipliers_at(step)
-        if self._constant_from is not None and step >= self._constant_from:
-            return self._end_multiplier
-        size = self._table_len
-        if step >= max(2 * size, size + MIN_GROWTH_STEPS, EAGER_TABLE_STEPS):
-            # A jump far past the table (step(epoch), a resume): evaluate there, don't fill every step up to it.
-            return self._multipliers_at(step)
-        # Grow by at least a quarter: the copy into the larger table stays amortized O(1) per step.
-        target = max(step + 1, size + max(size // 4, MIN_GROWTH_STEPS))
-        if self._constant_from is not None:
-            target = min(target, self._constant_from + 1)
-        self._grow_table(target)
-        return self._table[step]
+    @property
+    def schedule_params(self) -> dict[str, Any]:
+        """The schedule's parameters as given, in plain types."""
+        return dict(self._table.params)
 
     def multiplier(self, step: int) -> float:
-        """The schedule's multiplier of each group's base lr at `step` (what LambdaLR's lr_lambda returns)."""
-        return self._table[step] if 0 <= step < self._table_len else self._multiplier_past_table(step)
+        """The schedule's multiplier of each group's base lr at `step` (what its lr_lambdas return)."""
+        return self._table.multiplier(step)
 
-    # -- LRScheduler ----------------------------------------------------------------------------------------
+    # -- LambdaLR -------------------------------------------------------------------------------------------------
 
     def get_lr(self) -> list[float | Tensor]:
-        """Each group's lr at ``last_epoch``: ``base_lr * multiplier``, as LambdaLR's get_lr().
-
-        Warns outside ``step()`` as torch does (use ``get_last_lr()`` for the lrs last set).
-        """
+        """Each group's lr at ``last_epoch``: ``base_lr * lr_lambda(last_epoch)``, as LambdaLR's get_lr() (with the
+        scheduler's own lr_lambdas, one table lookup). Outside ``step()`` it warns at the caller's line, as torch
+        does: ``get_last_lr()`` gives the lrs last set."""
         if not self._get_lr_called_within_step:
-            warnings.warn(
-                "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
-                UserWarning,
-                stacklevel=2,
-            )
-        multiplier = self.multiplier(self.last_epoch)
-        return [base_lr * multiplier for base_lr in self.base_lrs]
+            warnings.warn(_GET_LR_OUTSIDE_STEP, UserWarning, stacklevel=2)
+        step = self.last_epoch
+        if self.lr_lambdas == self._table_lambdas:
+            multiplier = self._table.multiplier(step)
+            return [base_lr * multiplier for base_lr in self.base_lrs]
+        return [base_lr * lr_lambda(step) for lr_lambda, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)]
 
     def step(self, epoch: int | None = None) -> None:
-        """Advance one step and set each group's lr: ``base_lr * multiplier(last_epoch)``.
+        """Advance one step and set each group's lr to ``base_lr * lr_lambda(last_epoch)``, as LambdaLR's step().
 
-        The common case (float lrs) is a table lookup and one multiply per group. torch's own ``step()``
-        handles the rest with LambdaLR's exact semantics: the step right after construction (where torch
-        warns about the optimizer.step() / scheduler.step() order), the deprecated ``step(epoch)`` form, and
-        tensor lrs (updated in place with ``fill_``).
+        With its own lr_lambdas, float lrs and past the step that checks the call order, a step is a table lookup
+        and a multiply per group. Otherwise it is torch's step(): the order warnings and the deprecated
+        ``step(epoch)``'s at the caller's line, tensor lrs filled in place, replaced lr_lambdas called.
         """
-        if epoch is None and self._fast_step:
+        if epoch is None and self._step_count > 1 and self.lr_lambdas == self._table_lambdas:
+            # Each group's lr must still be the float the last step wrote: a tensor, or a value set since, takes
+            # torch's path below (a tensor is filled in place, never replaced).
             groups = self.optimizer.param_groups
-            base_lrs = self.base_lrs
-            if len(groups) == len(base_lrs):  # else torch's step() raises, as LambdaLR does
-                self._step_count += 1
-                self.last_epoch = step = self.last_epoch + 1
-                multiplier = self._table[step] if 0 <= step < self._table_len else self._multiplier_past_table(step)
-                if len(base_lrs) == 2:  # Trainer's two groups (decay / no decay), unrolled: ~30% cheaper
-                    lrs = [base_lrs[0] * multiplier, base_lrs[1] * multiplier]
-                    groups[0]["lr"], groups[1]["lr"] = lrs
+            if len(groups) == 2:  # Trainer's two groups (decay / no decay), unrolled: ~30% cheaper
+                first, second = groups
+                try:
+                    last_first_lr, last_second_lr = self._last_lr
+                    first_base_lr, second_base_lr = self.base_lrs
+                except ValueError:  # a group added or removed: torch's path raises, as LambdaLR does
+                    pass
                 else:
-                    lrs = []
-                    for group, base_lr in zip(groups, base_lrs):  # noqa: B905 (lengths checked; strict= is slow)
-                        group["lr"] = lr = base_lr * multiplier
-                        lrs.append(lr)
-                self._last_lr = lrs
+                    if first["lr"] is last_first_lr and second["lr"] is last_second_lr:
+                        step = self.last_epoch + 1
+                        table = self._table
+                        try:  # ScheduleTable.multiplier, inlined (a call costs as much as the rest of the step)
+                            multiplier = table.values[step] if 0 <= step < table.size else table.multiplier(step)
+                        except TypeError:  # a float last_epoch set by hand
+                            multiplier = table.multiplier(step)
+                        first["lr"] = first_lr = first_base_lr * multiplier
+                        second["lr"] = second_lr = second_base_lr * multiplier
+                        self._last_lr = [first_lr, second_lr]
+                        self._step_count += 1
+                        self.last_epoch = step
+                        return
+            elif len(groups) == len(self._last_lr) == len(self.base_lrs) and all(
+                map(operator.is_, (group["lr"] for group in groups), self._last_lr)
+            ):
+                step = self.last_epoch + 1
+                multiplier = self._table.multiplier(step)
+                self._last_lr = lrs = [base_lr * multiplier for base_lr in self.base_lrs]
+                for group, lr in zip(groups, lrs):  # noqa: B905 (lengths checked; strict= is slow)
+                    group["lr"] = lr
+                self._step_count += 1
+                self.last_epoch = step
                 return
-        super().step(epoch)
-        self._refresh_fast_step()
-
-    def _initial_step(self) -> None:
-        self._fast_step = False
-        super()._initial_step()
-        self._refresh_fast_step()
-
-    def _refresh_fast_step(self) -> None:
-        """Whether the next step() may take the fast path: float lrs, and not the step torch checks the order at.
-
-        A tensor lr must be updated in place, never replaced by a float: torch's step() does that.
-        """
-        self._fast_step = self._step_count != 1 and not any(
-            isinstance(value, Tensor)
-            for value in (*self.base_lrs, *(group["lr"] for group in self.optimizer.param_groups))
-        )
+        # torch's LRScheduler.step(), with its warnings at this method's caller's line
+        if self._step_count == 1:
+            if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
+                warnings.warn(_OPTIMIZER_STEP_OVERRIDDEN, UserWarning, stacklevel=2)
+            elif not getattr(self.optimizer, "_opt_called", False):
+                warnings.warn(_STEP_BEFORE_OPTIMIZER_STEP, UserWarning, stacklevel=2)
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        previous = self.last_epoch, self._step_count
+        self._step_count += 1
+        self._get_lr_called_within_step = True
+        try:
+            self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
+            updates = list(zip(self.optimizer.param_groups, self.get_lr(), strict=True))
+        except BaseException:
+            self.last_epoch, self._step_count = previous  # nothing half-written
+            raise
+        finally:
+            self._get_lr_called_within_step = False
+        for group, lr in updates:
+            if isinstance(group["lr"], Tensor):
+                group["lr"].fill_(lr)  # in place: whatever holds the tensor (a compiled step) sees the new lr
+            else:
+                group["lr"] = lr
+        self._last_lr = [
+            group["lr"].clone() if isinstance(group["lr"], Tensor) else group["lr"] for group, _ in updates
+        ]
 
     def state_dict(self) -> dict[str, Any]:
-        """The scheduler's state: a few plain numbers (no table), loadable with ``torch.load(weights_only=True)``.
-
-        It also loads into transformers' ``LambdaLR`` (and a LambdaLR's state dict loads here): checkpoints
-        move both ways between transformers and fastsched. ``schedule`` records the schedule for reference;
-        as with LambdaLR, loading keeps the schedule the scheduler was built with.
-        """
-        return {
-            "last_epoch": self.last_epoch,
-            "_step_count": self._step_count,
-            "base_lrs": list(self.base_lrs),
-            "_last_lr": list(self._last_lr),
-            "lr_lambdas": [None] * len(self.base_lrs),  # what LambdaLR.load_state_dict expects
-            "schedule": {"name": self.schedule_name, **self.schedule_params},
-        }
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Continue where the scheduler that saved `state_dict` (a TableScheduler or a LambdaLR) was."""
-        self.last_epoch = state_dict["last_epoch"]
-        self._step_count = state_dict["_step_count"]
-        self.base_lrs = list(state_dict["base_lrs"])
-        self._last_lr = list(state_dict.get("_last_lr", self._last_lr))
-        self._refresh_fast_step()
-
-    # -- pickle / deepcopy: the table is a pure function of the schedule's parameters; rebuild it -------------
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_table"]
-        state["_table_len"] = 0
+        """LambdaLR's state (``__dict__`` but the optimizer, and the lr_lambdas' ``__dict__``), with a record of the
+        schedule under "schedule": plain types only, so ``torch.load(weights_only=True)`` loads it. It loads into
+        transformers' LambdaLR too, and a LambdaLR's state loads here."""
+        state = super().state_dict()
+        state["schedule"] = self._table.record()
         return state
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._build_table()
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """LambdaLR's load_state_dict(): the numbers of `state_dict` (a TableScheduler's or a LambdaLR's, keys it
+        lacks keep their values) replace the scheduler's. As with LambdaLR, the scheduler keeps the schedule it was
+        built with (the "schedule" record is not loaded). An integral float ``last_epoch`` is read as an int."""
+        state = {key: value for key, value in state_dict.items() if key not in RECORD_KEYS}
+        if "last_epoch" in state:
+            state["last_epoch"] = whole_step("last_epoch", state["last_epoch"])
+        super().load_state_dict(state)
 
     def __repr__(self) -> str:
         params = ", ".join(f"{key}={value!r}" for key, value in self.schedule_params.items())

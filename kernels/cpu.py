@@ -1,130 +1,203 @@
-"""CPU kernels: loops over (configs x steps) that compile the formulas in `formulas.py`.
+"""CPU kernels: loops over (configs x steps) that walk each row segment by segment, compiling ``shapes.py``.
 
-Every kernel takes the packed table the Python layer built and validated, and writes into an output array it
-is given, so that callers control allocation (np.memmap included).
+Every kernel takes the segment table the Python layer built and validated (codes (n, S) int64, cols
+(n, S, NUM_COLUMNS) float64, counts (n,) int64, base_lrs (n,) float64) and writes into an output array it is given
+(np.memmap included), so that callers control allocation. One kernel signature serves every schedule, every
+composition and mixed sweeps.
 
-One kernel per (schedule, pinned columns, fast, serial/parallel), built on first use (`fill_kernel`): its
-inner loop calls one schedule's formula with the row's parameters held in locals, no dispatch and no loads
-from the table, so LLVM vectorizes it (with ``fast``, the cosine has no libm call). Each row (or tile of one)
-is split at the end of its warmup and around the spans where the schedule is constant (formulas.flat_spans:
-warmup_stable_decay's stable phase, the tails), which are filled with the one value the formula gives there.
-A process compiles only what it uses, and numba caches each kernel on disk (``cache=True``; where the install
-is read-only numba falls back to the user's cache directory).
+A row (or a tile of one) is cut at its segments' boundaries (and its cycles'); inside a segment the loop calls one
+shape with the segment's columns held in locals: no dispatch, no loads from the table, so LLVM vectorizes it. A
+constant segment is computed once and filled. Kernels are specialized by cosine method (numerics.LIBM / REDUCED /
+TURNS) and serial / parallel, compiled on first use and cached (compiler.jit).
 
 Serial kernels serve small requests: a fresh process then never starts the parallel runtime (~0.2 s).
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import math
-from pathlib import Path
 
-import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import get_num_threads, prange
 from numba.extending import register_jitable
 
-from . import formulas as f
+from . import compiler
+from . import layout as L
+from .numerics import LIBM, METHOD_NAMES, ceil
+from .shapes import CYCLE, SHAPES
+from .walk import columns, cycle_first_step, cycle_index, finish, group_end, in_cycle, next_start, value_at
 
-# Fast kernels let LLVM contract a * b + c into fused multiply-adds and ignore the sign of zero: each changes a
-# result by at most an ulp, far inside the 1e-12 contract. Exact kernels (fast=False) use no fast-math flag, so
-# they reproduce transformers' float64 operations bit for bit.
+# REDUCED and TURNS kernels let LLVM contract a * b + c into fused multiply-adds and ignore the sign of zero: each
+# changes a result by at most an ulp, far inside the 1e-12 contract. LIBM kernels use no fast-math flag, so they
+# reproduce a reference's float64 operations bit for bit.
 FAST_MATH = {"contract", "nsz"}
 # Steps per parallel tile: (config, block of steps) tiles keep both cores busy for one long row as for many short
 # ones; 16 Ki steps (128 KiB of float64) amortize a tile's set-up and stay inside a core's L2.
 BLOCK = 1 << 14
-# Runs of consecutive tiles a parallel kernel deals each thread (fill_tiles): enough to even out a schedule whose
+# Runs of consecutive tiles a parallel kernel deals each thread (see fill_tiles): enough to even out a schedule whose
 # cost changes along the row, few enough that each run streams through memory.
 RUNS_PER_THREAD = 4
-NOT_PINNED = math.nan
-NO_PINS = (NOT_PINNED,) * f.NUM_COLUMNS
 
 
-def _formulas_version() -> int:
-    """A number that changes with formulas.py's source.
+def _named(name):
+    """register_jitable for a function made here per shape, method or shape set, renamed after what it holds.
 
-    numba keys a cached kernel on the kernel file's timestamp and, for a closure, on the values it captures:
-    every kernel here captures this number, so editing formulas.py can never load stale machine code."""
-    try:
-        source = Path(f.__file__).read_bytes()
-    except OSError:  # no source next to the module: numba can't cache then either
-        return 0
-    return int.from_bytes(hashlib.sha256(source).digest()[:7], "little")
+    numba names compiled code after a function's __qualname__ and a per-process counter: two different functions
+    from one factory, one in code loaded from the cache (numbered by the process that compiled it) and one compiled
+    now, could get the same name, and the process would then run one in place of the other. Named after their
+    contents, functions that share a name are the same code."""
 
+    def decorate(function):
+        function.__name__ = function.__qualname__ = name
+        return register_jitable(function)
 
-FORMULAS_VERSION = _formulas_version()
-
-# (code, pins, fast, parallel) -> the compiled kernel (a numba dispatcher), filled by fill_kernel
-KERNELS: dict[tuple, object] = {}
-# (code, fast, parallel) as the caller passed them -> the kernel with NO_PINS: fill_kernel's shortcut
-UNPINNED_KERNELS: dict[tuple, object] = {}
+    return decorate
 
 
-def fill_kernel(code: int, pins: tuple[float, ...] = NO_PINS, fast: int = f.FAST, parallel: bool = False):
-    """The kernel writing out[i, j] = base_lrs[i] * multiplier of schedule `code` at step start + j, row i of params.
-
-    `pins` holds a compile-time constant per table column (NaN: read the table); `fast` is the formulas' level
-    (f.EXACT, f.FAST, f.FASTER; False / True mean EXACT / FAST), FAST_MATH comes with the fast ones; `parallel`
-    selects the prange kernel over (config, block of steps) tiles. Call it as
-    ``kernel(params, base_lrs, start, out)`` with params (n, NUM_COLUMNS), base_lrs (n,), out (n, num_steps), and
-    a parallel one with numba.get_num_threads() as a fifth argument.
-    """
-    if pins is NO_PINS:  # what most calls pass: skip normalizing the key (some microseconds)
-        kernel = UNPINNED_KERNELS.get((code, fast, parallel))
-        if kernel is not None:
-            return kernel
-    # None for NaN in the key: NaNs compare unequal, and each fresh one would build a new kernel
-    key = (int(code), tuple(None if math.isnan(p) else float(p) for p in pins), int(fast), bool(parallel))
-    kernel = KERNELS.get(key)
-    if kernel is None:
-        pinned = tuple(NOT_PINNED if p is None else p for p in key[1])
-        kernel = KERNELS[key] = _build_fill_kernel(key[0], f.FORMULAS[key[0]], pinned, *key[2:])
-    if pins is NO_PINS:
-        UNPINNED_KERNELS[code, fast, parallel] = kernel
-    return kernel
+def _names(codes) -> str:
+    return "_".join(SHAPES[code].__name__ for code in codes)
 
 
-def _build_fill_kernel(code, formula, pins, fast, parallel):
-    version = FORMULAS_VERSION
-    options = dict(cache=True, nogil=True, error_model="numpy", forceinline=True, fastmath=FAST_MATH if fast else False)
+def _segment_filler(code, method):
+    """fill(out, first_step, c, base_lr): out[k] = base_lr * the segment's value at first_step + k."""
+    shape = SHAPES[code]
 
-    @register_jitable
-    def fill_piece(out_row, first, last, start, row, base_lr):
-        """out_row[first:last] = base_lr * multiplier at steps start + first ..., in phases: the warmup (the formula
-        with its warmup branch), then computed spans (warmup_done=True, a constant: no warmup branch) and the
-        schedule's flat spans (formulas.flat_spans), where the value is computed once and filled."""
-        warmup_end = _index(row[f.COL_WARMUP], start, first, last)
-        warming = out_row[first:warmup_end]
-        for k in range(warming.shape[0]):
-            warming[k] = base_lr * formula(float(start + first + k), row, fast, False)
-        plateau_first, plateau_end, tail_first = f.flat_spans(code, row)
-        computed_first = warmup_end
-        for phase in range(2):
-            flat_first = _index(plateau_first if phase == 0 else tail_first, start, computed_first, last)
-            flat_end = _index(plateau_end if phase == 0 else math.inf, start, flat_first, last)
-            computed = out_row[computed_first:flat_first]
-            for k in range(computed.shape[0]):
-                computed[k] = base_lr * formula(float(start + computed_first + k), row, fast, True)
-            if flat_end > flat_first:
-                value = base_lr * formula(float(start + flat_first), row, fast, True)
-                flat = out_row[flat_first:flat_end]
-                for k in range(flat.shape[0]):
-                    flat[k] = value
-            computed_first = flat_end
+    @_named(f"fill_{shape.__name__}_{METHOD_NAMES[method]}")
+    def fill(out, first_step, c, base_lr):
+        for k in range(out.shape[0]):
+            out[k] = base_lr * finish(shape(first_step + k, c, method), c)
+
+    return fill
+
+
+def _constant_filler(code, method):
+    shape = SHAPES[code]
+
+    @_named(f"fill_{shape.__name__}_once_{METHOD_NAMES[method]}")
+    def fill(out, first_step, c, base_lr):
+        value = base_lr * finish(shape(first_step, c, method), c)
+        for k in range(out.shape[0]):
+            out[k] = value
+
+    return fill
+
+
+def _polynomial_filler(code, method):
+    """Power 1 gets its own loop (the branch folded away): no pow call, which LLVM can't vectorize."""
+    fill_any = _segment_filler(code, method)
+
+    @_named(f"fill_{SHAPES[code].__name__}_power_one_apart_{METHOD_NAMES[method]}")
+    def fill(out, first_step, c, base_lr):
+        if c[L.P0] == 1.0:
+            power_one = (c[0], c[1], c[2], c[3], 1.0, c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13],
+                         c[14], c[15], c[16], c[17], c[18])  # fmt: skip
+            fill_any(out, first_step, power_one, base_lr)
+        else:
+            fill_any(out, first_step, c, base_lr)
+
+    return fill
+
+
+def _filler(code, method):
+    name = SHAPES[code].__name__
+    if name == "constant":
+        return _constant_filler(code, method)
+    if name == "polynomial":
+        return _polynomial_filler(code, method)
+    return _segment_filler(code, method)
+
+
+def _fill_dispatch(codes, method):
+    """fill_segment(code, out, first_step, c, base_lr) for the shape codes `codes` (a tuple): one loop per shape."""
+    if not codes:
+
+        @_named("fill_no_shape")
+        def no_shape(code, out, first_step, c, base_lr):
+            out[:] = math.nan
+
+        return no_shape
+    rest = _fill_dispatch(codes[1:], method)
+    code_first = codes[0]
+    fill = _filler(code_first, method)
+
+    @_named(f"fill_segment_{METHOD_NAMES[method]}_{_names(codes)}")
+    def fill_segment(code, out, first_step, c, base_lr):
+        if code == code_first:
+            fill(out, first_step, c, base_lr)
+        else:
+            rest(code, out, first_step, c, base_lr)
+
+    return fill_segment
+
+
+@register_jitable
+def _index(step, start, low, high):
+    """The index in a row starting at step `start` of the first whole step >= `step`, clamped to [low, high]."""
+    return int(min(max(ceil(step) - start, float(low)), float(high)))
+
+
+def _row_filler(method, shapes):
+    """fill_piece(codes, cols, count, base_lr, start, out_row, first, last) for one cosine method and the shape codes
+    `shapes` (a sorted tuple; CYCLE among them for rows with cycles): out_row[first:last] = base_lr * the row's
+    value at steps start + first ..., segment by segment (cycle by cycle in a CYCLE). The method and the shapes are
+    constants of every function made here: each shape's loop is compiled for the method alone, and a kernel holds
+    only the loops of the shapes it is given (what keeps compiling one to a second or so)."""
+    has_cycles = CYCLE in shapes
+    fill_segment = _fill_dispatch(tuple(code for code in shapes if code != CYCLE), method)
+
+    @_named(f"fill_cycles_{METHOD_NAMES[method]}_{_names(shapes)}")
+    def fill_cycles(codes, cols, j, out_row, first, last, start, base_lr):
+        head = columns(cols, j)
+        members = int(head[L.CYCLE_SEGMENTS])
+        k = first
+        i = cycle_index(head, float(start + k) - head[L.START])
+        while k < last:
+            cycle_last = _index(cycle_first_step(head, i + 1.0), start, k, last)
+            for m in range(members):
+                c = in_cycle(columns(cols, j + 1 + m), head, i)
+                if m + 1 < members:
+                    member_last = _index(in_cycle(columns(cols, j + 2 + m), head, i)[L.START], start, k, cycle_last)
+                else:
+                    member_last = cycle_last
+                if member_last > k:
+                    fill_segment(codes[j + 1 + m], out_row[k:member_last], float(start + k), c, base_lr)
+                    k = member_last
+            k = cycle_last
+            i += 1.0
+
+    @_named(f"fill_piece_{METHOD_NAMES[method]}_{_names(shapes)}")
+    def fill_piece(codes, cols, count, base_lr, start, out_row, first, last):
+        k = first
+        j = 0
+        while k < last and j < count:
+            after = group_end(codes, cols, j)
+            piece_last = _index(next_start(cols, count, after), start, k, last)
+            if piece_last > k:
+                if has_cycles and codes[j] == CYCLE:
+                    fill_cycles(codes, cols, j, out_row, k, piece_last, start, base_lr)
+                else:
+                    fill_segment(codes[j], out_row[k:piece_last], float(start + k), columns(cols, j), base_lr)
+                k = piece_last
+            j = after
+
+    return fill_piece
+
+
+def _build_fill_kernel(method: int, parallel: bool, shapes: tuple[int, ...]):
+    options = dict(nogil=True, error_model="numpy", fastmath=FAST_MATH if method != LIBM else False)
+    fill_piece = _row_filler(method, shapes)
+
+    name = f"{METHOD_NAMES[method]}_{_names(shapes)}"
 
     if parallel:
 
-        @njit(parallel=True, **options)
-        def fill_tiles(params, base_lrs, start, out, threads):
-            _ = version  # captured: part of the cache key
+        def fill_tiles(codes, cols, counts, base_lrs, start, out, threads):
             num_configs, num_steps = out.shape
             blocks_per_row = (num_steps + BLOCK - 1) // BLOCK
             num_tiles = num_configs * blocks_per_row
             # prange hands each of the `threads` threads one contiguous run of j. Tiles differ in cost (warmups,
-            # flat spans, decays), so j -> tile deals each thread RUNS_PER_THREAD runs of consecutive tiles spread
-            # over the table instead (run k of thread r is run k * threads + r): shares even out, and each run
-            # still writes one stretch of memory. (numba.get_num_threads() here would make the kernel uncacheable.)
+            # constant spans, decays), so j -> tile deals each thread RUNS_PER_THREAD runs of consecutive tiles
+            # spread over the table instead (run k of thread r is run k * threads + r): shares even out, and each
+            # run still writes one stretch of memory. (numba.get_num_threads() here would make it uncacheable.)
             runs = threads * RUNS_PER_THREAD
             run_length = (num_tiles + runs - 1) // runs
             share = run_length * RUNS_PER_THREAD
@@ -135,83 +208,71 @@ def _build_fill_kernel(code, formula, pins, fast, parallel):
                     i = tile // blocks_per_row
                     first = (tile - i * blocks_per_row) * BLOCK
                     last = min(first + BLOCK, num_steps)
-                    fill_piece(out[i], first, last, start, f.row_params(params[i], pins), base_lrs[i])
+                    fill_piece(codes[i], cols[i], counts[i], base_lrs[i], start, out[i], first, last)
 
-        return fill_tiles
+        fill_tiles.__name__ = fill_tiles.__qualname__ = f"fill_tiles_{name}"  # see _named
+        return compiler.jit(parallel=True, **options)(fill_tiles)
 
-    @njit(**options)
-    def fill_rows(params, base_lrs, start, out):
-        _ = version  # captured: part of the cache key
+    def fill_rows(codes, cols, counts, base_lrs, start, out):
         for i in range(out.shape[0]):
-            fill_piece(out[i], 0, out.shape[1], start, f.row_params(params[i], pins), base_lrs[i])
+            fill_piece(codes[i], cols[i], counts[i], base_lrs[i], start, out[i], 0, out.shape[1])
 
-    return fill_rows
-
-
-@register_jitable
-def _index(step, start, low, high):
-    """The index of float64 `step` in a row starting at step `start`, clamped to [low, high] (inf included)."""
-    return int(min(max(step - start, float(low)), float(high)))
+    fill_rows.__name__ = fill_rows.__qualname__ = f"fill_rows_{name}"  # see _named
+    return compiler.jit(**options)(fill_rows)
 
 
-def pins_for(code: int, params: np.ndarray) -> tuple[float, ...]:
-    """The columns worth fixing at compile time for these rows, all of one schedule: warmup_stable_decay's
-    warmup and decay shapes (then only the chosen shapes are computed), and polynomial's power when it is 1
-    (then no pow call, which LLVM can't vectorize). Few values, so few kernels."""
-    if code != f.WARMUP_STABLE_DECAY and code != f.POLYNOMIAL:
-        return NO_PINS
-    pins = list(NO_PINS)
-    if code == f.WARMUP_STABLE_DECAY:
-        for column in (f.COL_WARMUP_SHAPE, f.COL_DECAY_SHAPE):
-            if (params[:, column] == params[0, column]).all():
-                pins[column] = float(params[0, column])
-    elif code == f.POLYNOMIAL and (params[:, f.COL_POWER] == 1.0).all():
-        pins[f.COL_POWER] = 1.0
-    return tuple(pins)
+KERNELS: dict[tuple[int, bool, tuple[int, ...]], object] = {}
 
 
-def fill_table(codes, params, base_lrs, start, out, fast=f.FAST, parallel=False):
-    """out[i, j] = base_lrs[i] * multiplier(codes[i], start + j, params[i]), rounded once to out's dtype.
+def fill_kernel(method: int, parallel: bool, shapes: tuple[int, ...]):
+    """The kernel for this cosine method, serial or parallel, for rows made of the shape codes `shapes` (a sorted
+    tuple), built on first use. Call it as ``kernel(codes, cols, counts, base_lrs, start, out)``, a parallel one
+    with numba.get_num_threads() after."""
+    key = (method, parallel, shapes)
+    kernel = KERNELS.get(key)
+    if kernel is None:
+        key = (int(method), bool(parallel), tuple(int(code) for code in shapes))
+        kernel = KERNELS[key] = _build_fill_kernel(*key)
+    return kernel
 
-    Each run of configs of one schedule goes to that schedule's kernel (a table pack() made has one run)."""
-    if codes.shape[0] == 1 or (codes == codes[0]).all():
-        runs = [(0, codes.shape[0])]
+
+def shapes_of(codes) -> tuple[int, ...]:
+    """The sorted shape codes of a table (what fill_kernel specializes on)."""
+    return tuple(sorted(set(codes.ravel().tolist())))
+
+
+def fill_table(codes, cols, counts, base_lrs, start, out, method, parallel=False, shapes=None):
+    """out[i, j] = base_lrs[i] * the value of row i at step start + j, rounded once to out's dtype. `shapes` (the
+    table's shapes_of, when the caller has it) saves computing it."""
+    kernel = fill_kernel(method, parallel, shapes_of(codes) if shapes is None else shapes)
+    if parallel:
+        kernel(codes, cols, counts, base_lrs, start, out, get_num_threads())
     else:
-        runs = itertools.pairwise([0, *(np.flatnonzero(np.diff(codes)) + 1).tolist(), codes.shape[0]])
-    threads = (get_num_threads(),) if parallel else ()  # the parallel kernels' fifth argument
-    for first, last in runs:
-        code = int(codes[first])
-        rows = slice(first, last)
-        kernel = fill_kernel(code, pins_for(code, params[rows]), fast, parallel)
-        kernel(params[rows], base_lrs[rows], start, out[rows], *threads)
+        kernel(codes, cols, counts, base_lrs, start, out)
 
 
-def fill_table_serial(codes, params, base_lrs, start, out, fast):
-    """fill_table on one core."""
-    fill_table(codes, params, base_lrs, start, out, fast, parallel=False)
+@compiler.jit(nogil=True, error_model="numpy")
+def values_at(codes, cols, count, steps, out):
+    """out[k] = the row's value at steps[k], at LIBM: a reference's float64 values exactly."""
+    for k in range(steps.shape[0]):
+        out[k] = value_at(codes, cols, count, float(steps[k]), LIBM)
 
 
-def fill_table_parallel(codes, params, base_lrs, start, out, fast):
-    """fill_table in parallel over (config, block of steps) tiles: cores stay busy for one config too."""
-    fill_table(codes, params, base_lrs, start, out, fast, parallel=True)
+@compiler.jit(nogil=True, error_model="numpy")
+def first_steps_of_cycles(head, indices, out):
+    """out[k] = the first step of cycle indices[k] of the CYCLE segment with columns `head` (the packer's use)."""
+    c = columns(head.reshape(1, -1), 0)
+    for k in range(indices.shape[0]):
+        out[k] = cycle_first_step(c, float(indices[k]))
 
 
-def _build_multipliers_at():
-    version = FORMULAS_VERSION
-
-    @njit(cache=True, nogil=True, error_model="numpy")
-    def multipliers_at(code, p, steps, out):
-        """out[k] = multiplier(code, steps[k], p) with libm's cosine: transformers' float64 values exactly."""
-        _ = version  # captured: part of the cache key
-        for k in range(steps.shape[0]):
-            out[k] = f.multiplier(code, float(steps[k]), p, False)
-
-    return multipliers_at
-
-
-multipliers_at = _build_multipliers_at()
+@compiler.jit(nogil=True, error_model="numpy")
+def row_values_at(codes, cols, counts, steps, out):
+    """out[i] = row i's value at steps[i], at LIBM (compositions read a schedule's value where they branch off)."""
+    for i in range(steps.shape[0]):
+        out[i] = value_at(codes[i], cols[i], counts[i], steps[i], LIBM)
 
 
 def dispatchers() -> list:
     """Every kernel built in this process (numba dispatchers: their .stats count cache hits and misses)."""
-    return [*KERNELS.values(), multipliers_at]
+    return [*KERNELS.values(), values_at, row_values_at, first_steps_of_cycles]

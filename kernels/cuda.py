@@ -1,16 +1,15 @@
-"""CUDA kernels: the same loops as ``cpu.py``, compiled by numba-cuda, calling the same formulas.
+"""CUDA kernels: the same segment walk as ``cpu.py``, compiled by numba-cuda from the same shapes.
 
-``formulas.multiplier`` is a ``register_jitable`` function, so inside a ``cuda.jit`` kernel numba compiles it
-as a device function from the very source the CPU kernels inline: no formula is restated here.
-Kernels pass ``fast=False``: on the GPU ``math.cos`` is libdevice's accurate ``cos`` (the CPU kernels' own
-range-reduced polynomial exists to let LLVM vectorize on the CPU, which the GPU doesn't need).
+``walk.value_at`` and ``shapes.SHAPES`` are ``register_jitable`` functions, so inside a ``cuda.jit`` kernel numba
+compiles them as device functions from the very source the CPU kernels inline: no formula is restated here.
+Kernels evaluate at ``numerics.LIBM``: on the GPU ``math.cos`` is libdevice's accurate ``cos`` (the CPU kernels'
+polynomials exist to let LLVM vectorize on the CPU, which the GPU doesn't need).
 
-Values are computed in float64 and rounded once to the output's dtype. They equal the CPU kernels within
-a few float64 ulps, not bit for bit: libdevice's cos and pow are within 2 ulps, and NVVM may contract
-a * b + c into fused multiply-adds.
+Values are computed in float64 and rounded once to the output's dtype. They equal the CPU kernels within a few
+float64 ulps, not bit for bit: libdevice's cos, pow and log are within 2 ulps, and NVVM may contract a * b + c
+into fused multiply-adds.
 
-No ``cache=True``: numba keys a cache on this file's mtime, not on formulas.py's, so a cached kernel could
-outlive a formula change. A kernel compiles on its first launch per output dtype, once per process.
+No on-disk cache: a kernel compiles on its first launch per output dtype, once per process.
 
 The launch helpers take arrays that numba-cuda accepts (device arrays, ``numba.cuda.as_cuda_array`` views of
 torch tensors, or numpy arrays under the simulator) and an optional stream; they never synchronize.
@@ -23,7 +22,8 @@ from typing import Any
 
 from numba import cuda
 
-from .formulas import multiplier
+from .numerics import LIBM
+from .walk import value_at
 
 # 256 threads a block keeps every SM busy with a few resident blocks; the loops are grid-stride, so the
 # grid is capped and each thread covers several elements of a long row.
@@ -33,8 +33,8 @@ MAX_BLOCKS_OF_CONFIGS = (1 << 16) - 1  # blocks along the configs axis (gridDim.
 
 
 @cuda.jit
-def fill_table_kernel(codes, params, base_lrs, start, out):
-    """out[i, j] = base_lrs[i] * multiplier(codes[i], start + j, params[i]): grid-stride over (configs, steps).
+def fill_table_kernel(codes, cols, counts, base_lrs, start, out):
+    """out[i, j] = base_lrs[i] * row i's value at step start + j: grid-stride over (configs, steps).
 
     gridDim.y walks the configs, gridDim.x x blockDim.x the steps of a row: neighbouring threads write
     neighbouring elements (coalesced), and no thread divides an index to find its row.
@@ -43,18 +43,16 @@ def fill_table_kernel(codes, params, base_lrs, start, out):
     first_step = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
     step_stride = cuda.gridDim.x * cuda.blockDim.x
     for i in range(cuda.blockIdx.y, num_configs, cuda.gridDim.y):
-        code = codes[i]
-        p = params[i]
         base_lr = base_lrs[i]
         for j in range(first_step, num_steps, step_stride):
-            out[i, j] = base_lr * multiplier(code, float(start + j), p, False)
+            out[i, j] = base_lr * value_at(codes[i], cols[i], counts[i], float(start + j), LIBM)
 
 
 @cuda.jit
-def multipliers_at_kernel(code, p, steps, out):
-    """out[k] = multiplier(code, steps[k], p): grid-stride over the given steps."""
+def values_at_kernel(codes, cols, count, steps, out):
+    """out[k] = the row's value at steps[k]: grid-stride over the given steps."""
     for k in range(cuda.grid(1), steps.shape[0], cuda.gridsize(1)):
-        out[k] = multiplier(code, float(steps[k]), p, False)
+        out[k] = value_at(codes, cols, count, float(steps[k]), LIBM)
 
 
 def _blocks(count: int, threads_per_block: int, max_blocks: int) -> int:
@@ -63,7 +61,8 @@ def _blocks(count: int, threads_per_block: int, max_blocks: int) -> int:
 
 def fill_table(
     codes: Any,
-    params: Any,
+    cols: Any,
+    counts: Any,
     base_lrs: Any,
     start: int,
     out: Any,
@@ -84,12 +83,13 @@ def fill_table(
         _blocks(num_steps, threads_per_block, max_blocks_per_row),
         max(1, min(num_configs, max_blocks_of_configs)),
     )
-    fill_table_kernel[grid, threads_per_block, stream](codes, params, base_lrs, start, out)
+    fill_table_kernel[grid, threads_per_block, stream](codes, cols, counts, base_lrs, start, out)
 
 
-def multipliers_at(
-    code: int,
-    p: Any,
+def values_at(
+    codes: Any,
+    cols: Any,
+    count: int,
     steps: Any,
     out: Any,
     stream: Any = 0,
@@ -97,8 +97,8 @@ def multipliers_at(
     threads_per_block: int = THREADS_PER_BLOCK,
     max_blocks: int = MAX_BLOCKS_PER_ROW,
 ) -> None:
-    """Launch multipliers_at_kernel (out[k] = multiplier at steps[k]) on `stream`, without waiting for it."""
+    """Launch values_at_kernel (out[k] = the row's value at steps[k]) on `stream`, without waiting for it."""
     if steps.shape[0] == 0:
         return
     blocks = _blocks(steps.shape[0], threads_per_block, max_blocks)
-    multipliers_at_kernel[blocks, threads_per_block, stream](code, p, steps, out)
+    values_at_kernel[blocks, threads_per_block, stream](codes, cols, count, steps, out)

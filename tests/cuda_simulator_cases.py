@@ -20,11 +20,12 @@ import pytest
 if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
     pytest.skip("needs NUMBA_ENABLE_CUDASIM=1 before numba.cuda is imported", allow_module_level=True)
 
-from fastsched.kernels import cpu
+from fastsched.kernels import cpu, layout, numerics
 from fastsched.kernels import cuda as cuda_kernels
 from numba import cuda
 
-from fastsched import schedules
+import fastsched
+from fastsched import table as tables
 
 FLOAT64_TOLERANCE = 1e-12
 
@@ -55,22 +56,38 @@ CONFIGS = {
     },
 }
 BASE_LR = 1e-3
+# Compositions: cycles (closed-form cycle index, stretched and decayed), joins, warmups, floors, cooldowns.
+COMPOSED = {
+    "cycles": {"cycles": {"schedule": "cosine", "num_warmup_steps": 3, "num_training_steps": 17}, "period": 17,
+               "period_mul": 1.5, "peak_decay": 0.7, "limit": 4, "final_value": 0.01},
+    "join": {"join": [{"schedule": "linear", "num_warmup_steps": 5, "num_training_steps": 60},
+                      {"schedule": "inverse_sqrt", "num_warmup_steps": 7}], "boundaries": [33]},
+    "cooldown": {"warmup": {"cooldown": {"floor": {"schedule": "cosine_with_restarts", "num_warmup_steps": 0,
+                                                   "num_training_steps": 50, "num_cycles": 3}, "min_ratio": 0.1},
+                            "at_step": 70, "num_steps": 40, "shape": "1-sqrt"}, "num_steps": 9, "shape": "cosine"},
+}  # fmt: skip
 
 
-def cpu_table(table: schedules.PackedTable, start: int, num_steps: int) -> np.ndarray:
+def packed(name: str, base_lr=BASE_LR) -> tables.SegmentTable:
+    schedule = fastsched.schedule(COMPOSED[name]) if name in COMPOSED else fastsched.schedule(name, **CONFIGS[name])
+    return tables.pack(schedule, base_lr)
+
+
+def cpu_table(table: tables.SegmentTable, start: int, num_steps: int) -> np.ndarray:
     """The CPU serial kernel's float64 values with libm's cosine (transformers' values)."""
     out = np.empty((table.num_configs, num_steps))
-    cpu.fill_table_serial(table.codes, table.params, table.base_lrs, start, out, False)
+    cpu.fill_table(table.codes, table.cols, table.counts, table.base_lrs, start, out, numerics.LIBM)
     return out
 
 
-def cuda_table(table: schedules.PackedTable, start: int, num_steps: int, dtype=np.float64, **launch) -> np.ndarray:
+def cuda_table(table: tables.SegmentTable, start: int, num_steps: int, dtype=np.float64, **launch) -> np.ndarray:
     """The CUDA kernel's values: inputs and output as device arrays, as fastsched.gpu passes them."""
     out = cuda.device_array((table.num_configs, num_steps), dtype=dtype)
     stream = cuda.stream()
     cuda_kernels.fill_table(
         cuda.to_device(table.codes),
-        cuda.to_device(table.params),
+        cuda.to_device(table.cols),
+        cuda.to_device(table.counts),
         cuda.to_device(table.base_lrs),
         start,
         out,
@@ -81,60 +98,72 @@ def cuda_table(table: schedules.PackedTable, start: int, num_steps: int, dtype=n
     return out.copy_to_host()
 
 
-def stacked(*tables: schedules.PackedTable) -> schedules.PackedTable:
-    """One table of several schedule types (a mixed sweep): the kernels take any code per row."""
-    return schedules.PackedTable(
-        np.concatenate([t.codes for t in tables]),
-        np.concatenate([t.params for t in tables]),
-        np.concatenate([t.base_lrs for t in tables]),
-        {},
+def stacked(*parts: tables.SegmentTable) -> tables.SegmentTable:
+    """Tables of several schedules as one (a mixed sweep): rows padded to the longest with segments never reached."""
+    width = max(p.codes.shape[1] for p in parts)
+    codes, cols = [], []
+    for p in parts:
+        pad = width - p.codes.shape[1]
+        codes.append(np.pad(p.codes, ((0, 0), (0, pad)), constant_values=p.codes[0, -1]))
+        padded = np.pad(p.cols, ((0, 0), (0, pad), (0, 0)))
+        padded[:, p.codes.shape[1] :, layout.START] = np.inf
+        cols.append(padded)
+    return tables.SegmentTable(
+        np.concatenate(codes),
+        np.concatenate(cols),
+        np.concatenate([p.counts for p in parts]),
+        np.concatenate([p.base_lrs for p in parts]),
     )
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
+@pytest.mark.parametrize("name", [*CONFIGS, *COMPOSED])
 def test_cuda_trajectory_float64_matches_cpu_kernel(name):
-    table = schedules.pack(name, BASE_LR, **CONFIGS[name])
+    table = packed(name)
     num_steps = 250  # past every config's end; not a multiple of the block size
     got = cuda_table(table, 0, num_steps, threads_per_block=64)
     np.testing.assert_allclose(got, cpu_table(table, 0, num_steps), rtol=0, atol=FLOAT64_TOLERANCE * BASE_LR)
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
+@pytest.mark.parametrize("name", [*CONFIGS, *COMPOSED])
 def test_cuda_trajectory_float32_is_float64_rounded_once(name):
-    table = schedules.pack(name, BASE_LR, **CONFIGS[name])
+    table = packed(name)
     got = cuda_table(table, 3, 130, dtype=np.float32, threads_per_block=32, max_blocks_per_row=2)
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, cpu_table(table, 3, 130).astype(np.float32))
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
+@pytest.mark.parametrize("name", [*CONFIGS, *COMPOSED])
 def test_cuda_multipliers_match_cpu_kernel_at_unordered_steps(name):
-    table = schedules.pack(name, BASE_LR, **CONFIGS[name])
+    table = packed(name)
     steps = np.array([250, 0, 7, 2**40, 89, 1, 90, 91, 13, 12, 5, 2**53 - 1, 60, 61, 40, 80], dtype=np.int64)
     expected = np.empty(steps.shape[0])
-    cpu.multipliers_at(table.codes[0], table.params[0], steps, expected)
+    cpu.values_at(table.codes[0], table.cols[0], int(table.counts[0]), steps, expected)
     out = cuda.device_array(steps.shape[0])
-    cuda_kernels.multipliers_at(
-        int(table.codes[0]), cuda.to_device(table.params[0]), cuda.to_device(steps), out, threads_per_block=4
+    cuda_kernels.values_at(
+        cuda.to_device(table.codes[0]),
+        cuda.to_device(table.cols[0]),
+        int(table.counts[0]),
+        cuda.to_device(steps),
+        out,
+        threads_per_block=4,
     )
     np.testing.assert_allclose(out.copy_to_host(), expected, rtol=0, atol=FLOAT64_TOLERANCE)
 
 
 def test_cuda_sweep_of_one_schedule_matches_cpu_kernel():
-    table = schedules.pack(
+    schedule = fastsched.schedule(
         "cosine",
-        base_lr=[1e-3, 3e-4, 1.0, 0.5, 2.0],
-        allow_arrays=True,
         num_warmup_steps=[0, 5, 10, 50, 1],
         num_training_steps=[40, 60, 10, 55, 1],
         num_cycles=[0.5, 1.5, 100.0, 0.5, 7.25],
     )
+    table = tables.pack(schedule, [1e-3, 3e-4, 1.0, 0.5, 2.0])
     got = cuda_table(table, 0, 70, threads_per_block=16, max_blocks_per_row=2, max_blocks_of_configs=2)
     np.testing.assert_allclose(got, cpu_table(table, 0, 70), rtol=0, atol=FLOAT64_TOLERANCE * 2.0)
 
 
 def test_cuda_mixed_sweep_of_every_schedule_type_matches_cpu_kernel():
-    table = stacked(*(schedules.pack(name, BASE_LR, **params) for name, params in CONFIGS.items()))
+    table = stacked(*(packed(name) for name in [*CONFIGS, *COMPOSED]))
     got = cuda_table(table, 17, 40, threads_per_block=32, max_blocks_of_configs=3)
     np.testing.assert_allclose(got, cpu_table(table, 17, 40), rtol=0, atol=FLOAT64_TOLERANCE * BASE_LR)
 
@@ -150,20 +179,15 @@ def test_cuda_mixed_sweep_of_every_schedule_type_matches_cpu_kernel():
     ],
 )
 def test_cuda_edge_shapes_match_cpu_kernel(num_configs, num_steps, launch):
-    table = schedules.pack(
-        "linear",
-        base_lr=np.linspace(0.5, 1.5, num_configs),
-        allow_arrays=True,
-        num_warmup_steps=np.arange(num_configs) * 3,
-        num_training_steps=40,
-    )
+    schedule = fastsched.schedule("linear", num_warmup_steps=np.arange(num_configs) * 3, num_training_steps=40)
+    table = tables.pack(schedule, np.linspace(0.5, 1.5, num_configs))
     got = cuda_table(table, 0, num_steps, **launch)
     assert got.shape == (num_configs, num_steps)
     np.testing.assert_allclose(got, cpu_table(table, 0, num_steps), rtol=0, atol=FLOAT64_TOLERANCE * 1.5)
 
 
 def test_cuda_large_start_step_matches_cpu_kernel():
-    table = schedules.pack("cosine", 1.0, num_warmup_steps=3, num_training_steps=1000, num_cycles=0.5)
+    table = tables.pack(fastsched.schedule("cosine", num_warmup_steps=3, num_training_steps=1000), 1.0)
     start = 2**45 + 11
     got = cuda_table(table, start, 20, threads_per_block=8)
     np.testing.assert_allclose(got, cpu_table(table, start, 20), rtol=0, atol=FLOAT64_TOLERANCE)
@@ -181,25 +205,26 @@ class _LaunchRecorder:
 
 
 def test_cuda_empty_outputs_launch_nothing(monkeypatch):
-    recorders = {name: _LaunchRecorder() for name in ("fill_table_kernel", "multipliers_at_kernel")}
+    recorders = {name: _LaunchRecorder() for name in ("fill_table_kernel", "values_at_kernel")}
     for name, recorder in recorders.items():
         monkeypatch.setattr(cuda_kernels, name, recorder)
-    table = schedules.pack("linear", 1.0, num_warmup_steps=1, num_training_steps=2)
+    table = tables.pack(fastsched.schedule("linear", num_warmup_steps=1, num_training_steps=2), 1.0)
+    arrays = (table.codes, table.cols, table.counts, table.base_lrs)
     for empty in (cuda.device_array((1, 0)), cuda.device_array((0, 5))):
-        cuda_kernels.fill_table(table.codes, table.params, table.base_lrs, 0, empty)
-    cuda_kernels.multipliers_at(0, table.params[0], np.zeros(0, dtype=np.int64), cuda.device_array(0))
+        cuda_kernels.fill_table(*arrays, 0, empty)
+    cuda_kernels.values_at(table.codes[0], table.cols[0], 3, np.zeros(0, dtype=np.int64), cuda.device_array(0))
     assert all(not recorder.launches for recorder in recorders.values())
-    cuda_kernels.fill_table(table.codes, table.params, table.base_lrs, 0, cuda.device_array((1, 3)))
+    cuda_kernels.fill_table(*arrays, 0, cuda.device_array((1, 3)))
     assert recorders["fill_table_kernel"].launches  # the recorder does see a real launch
 
 
 def test_cuda_kernels_write_only_inside_the_output():
     """Grid-stride bounds: a row view of a larger buffer, with guard values around it that must survive."""
-    table = schedules.pack("cosine", 1.0, num_warmup_steps=2, num_training_steps=30)
+    table = tables.pack(fastsched.schedule("cosine", num_warmup_steps=2, num_training_steps=30), 1.0)
     buffer = np.full((3, 50), -7.0)
     device_buffer = cuda.to_device(buffer)
     row = device_buffer[1:2, 5:45]
-    inputs = (cuda.to_device(table.codes), cuda.to_device(table.params), cuda.to_device(table.base_lrs))
+    inputs = tuple(cuda.to_device(a) for a in (table.codes, table.cols, table.counts, table.base_lrs))
     cuda_kernels.fill_table(*inputs, 0, row, threads_per_block=16)
     result = device_buffer.copy_to_host()
     np.testing.assert_allclose(result[1:2, 5:45], cpu_table(table, 0, 40), rtol=0, atol=FLOAT64_TOLERANCE)
@@ -217,12 +242,17 @@ def test_cuda_kernels_write_only_inside_the_output():
 def simulated_gpu(monkeypatch):
     import torch
 
-    from fastsched import gpu
+    from fastsched import bulk, gpu
 
     def launch_on_cpu_tensors(launcher, device, *args):
         launcher(*(a.numpy() if isinstance(a, torch.Tensor) else a for a in args), 0)
 
-    monkeypatch.setattr(gpu, "_cuda_device", lambda device, out: torch.device("cpu"))
+    def cpu_for_cuda(device, out):
+        wanted = device is not None or isinstance(out, torch.Tensor)
+        return torch.device("cpu") if wanted else None
+
+    monkeypatch.setattr(bulk, "cuda_device", cpu_for_cuda)
+    monkeypatch.setattr(gpu, "_indexed", lambda device: device)
     monkeypatch.setattr(gpu, "_launch", launch_on_cpu_tensors)
     return torch
 
@@ -235,8 +265,9 @@ def test_cuda_bulk_api_glue_trajectory_and_multipliers(simulated_gpu, name):
     params = CONFIGS[name]
     got = fastsched.trajectory(name, 120, base_lr=BASE_LR, start=4, device="cuda", **params)
     assert isinstance(got, torch.Tensor) and got.dtype == torch.float64 and got.shape == (120,)
-    table = schedules.pack(name, BASE_LR, **params)
-    np.testing.assert_allclose(got.numpy(), cpu_table(table, 4, 120)[0], rtol=0, atol=FLOAT64_TOLERANCE * BASE_LR)
+    np.testing.assert_allclose(
+        got.numpy(), cpu_table(packed(name), 4, 120)[0], rtol=0, atol=FLOAT64_TOLERANCE * BASE_LR
+    )
 
     steps = [119, 0, 2**40, 60]
     at = fastsched.multipliers(name, steps, base_lr=BASE_LR, device="cuda", **params)

@@ -1,7 +1,9 @@
 """The `fastsched` command, run as the installed console script.
 
 Each start of the command costs about a second (Python, numba, cached kernels), so the module-scoped
-`runs` fixture makes every output once and the tests below group their assertions on it.
+`runs` fixture makes every output once (two commands at a time) and the tests below group their assertions on
+it. tests/test_cli_safety.py covers errors, full disks, signals, memory and start-up imports;
+tests/test_cli_specs.py specs (--spec) and `diff`; tests/test_cli_libraries.py library presets (torch.X-style names).
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import shlex
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import fastsched
+from fastsched.registry import PRESETS
 
 # The console script when installed (pip install -e .), else the same entry point through the interpreter.
 COMMAND = [shutil.which("fastsched")] if shutil.which("fastsched") else [sys.executable, "-m", "fastsched.cli"]
@@ -67,7 +71,9 @@ def runs(out_dir: Path) -> dict[str, subprocess.CompletedProcess[str]]:
         "text_plot": shlex.split("plot linear constant_with_warmup --num-warmup-steps 25 --num-training-steps 100"),
         "png": [*PLOT_EXAMPLE, "-o", "plot.png"],
     }
-    results = {name: fastsched_command(*args, cwd=out_dir) for name, args in commands.items()}
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two at a time: each start of the command costs a second
+        futures = {name: pool.submit(fastsched_command, *args, cwd=out_dir) for name, args in commands.items()}
+        results = {name: future.result() for name, future in futures.items()}
     for name, result in results.items():
         assert (result.returncode, result.stderr) == (0, ""), f"{name}: {commands[name]}"
     return results
@@ -76,11 +82,12 @@ def runs(out_dir: Path) -> dict[str, subprocess.CompletedProcess[str]]:
 def test_version_and_list(runs):
     assert runs["version"].stdout.strip() == f"fastsched {fastsched.__version__}"
     listing = runs["list"].stdout
-    for name in fastsched.schedule_names():
+    assert "\n== transformers: 10 schedules ==\n" in listing  # grouped by library
+    for name in PRESETS:
         assert f"\n{name}: " in listing
     assert "--num-warmup-steps N    required     steps of linear warmup from 0" in listing
     assert "--num-cycles X          default 0.5" in listing
-    assert "--warmup-type SHAPE     default linear" in listing
+    assert "--warmup-type CHOICE    default linear" in listing
     assert "--base-lr" in listing
     assert "reduce_lr_on_plateau" in listing  # listed as not precomputable
 

@@ -97,19 +97,21 @@ except (ImportError, AttributeError) as exc:
 dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(8, 0))
 from fastsched.kernels import cuda as cuda_kernels
 irs = {}
+table = (types.int64[:, ::1], types.float64[:, :, ::1], types.int64[::1], types.float64[::1])
 for dtype in (types.float32, types.float64):
-    signature = (types.int64[::1], types.float64[:, ::1], types.float64[::1], types.int64, dtype[:, ::1])
+    signature = (*table, types.int64, dtype[:, ::1])
     result = compile_cuda(cuda_kernels.fill_table_kernel.py_func, types.void, signature, cc=(8, 0))
     irs[f"fill_table_{dtype}"] = result.library.get_llvm_str()
-signature = (types.int64, types.float64[::1], types.int64[::1], types.float64[::1])
-result = compile_cuda(cuda_kernels.multipliers_at_kernel.py_func, types.void, signature, cc=(8, 0))
-irs["multipliers_at"] = result.library.get_llvm_str()
+signature = (types.int64[::1], types.float64[:, ::1], types.int64, types.int64[::1], types.float64[::1])
+result = compile_cuda(cuda_kernels.values_at_kernel.py_func, types.void, signature, cc=(8, 0))
+irs["values_at"] = result.library.get_llvm_str()
 print(json.dumps({name: {"libdevice_cos": "__nv_cos" in ir, "size": len(ir)} for name, ir in irs.items()}))
 """
 
 
 def test_cuda_kernels_compile_for_a_real_cuda_target():
-    """The formulas type and lower as CUDA device code (libdevice's cos), which the simulator never checks."""
+    """The shapes and the segment walk (cycles included) type and lower as CUDA device code (libdevice's cos), which
+    the simulator never checks."""
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     run = subprocess.run(
         [sys.executable, "-c", LOWER_FOR_CUDA], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
@@ -118,7 +120,7 @@ def test_cuda_kernels_compile_for_a_real_cuda_target():
     result = json.loads(run.stdout.strip().splitlines()[-1])
     if "skip" in result:
         pytest.skip(result["skip"])
-    assert set(result) == {"fill_table_float32", "fill_table_float64", "multipliers_at"}
+    assert set(result) == {"fill_table_float32", "fill_table_float64", "values_at"}
     assert all(kernel["libdevice_cos"] for kernel in result.values()), result
 
 

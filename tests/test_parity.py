@@ -7,15 +7,19 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from fastsched.kernels import numerics
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from reference import float32_ulp, transformers_multipliers
 from strategies import SCHEDULE_NAMES, configs, schedule_length
 
 import fastsched
-from fastsched import schedules
+from fastsched import bulk as bulk
+from fastsched import table as tables
 
 FLOAT64_TOLERANCE = 1e-12
 parity_settings = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -230,8 +234,7 @@ UNBOUNDED = {"cosine", "cosine_with_min_lr", "cosine_warmup_with_min_lr", "inver
 def test_constant_from_is_where_the_schedule_stops_changing(name, data):
     """constant_from() (where scheduler tables may end): the multiplier never changes from that step on."""
     _, base_lr, params = data.draw(configs(name))
-    packed = schedules.pack(name, base_lr, **params)
-    last = schedules.constant_from(int(packed.codes[0]), packed.params[0])
+    last = tables.pack(fastsched.schedule(name, **params), base_lr).constant_from()
     if name in UNBOUNDED:
         assert last is None
         return
@@ -239,3 +242,77 @@ def test_constant_from_is_where_the_schedule_stops_changing(name, data):
     steps = np.concatenate([np.arange(last, last + 3 * length + 20), [2**31, 2**40 + 3, 2**53 - 1]])
     values = fastsched.multipliers(name, steps, base_lr=base_lr, **params)
     np.testing.assert_array_equal(values, np.full_like(values, values[0]))
+
+
+# -- exact endpoints -------------------------------------------------------------------------------------------------
+
+
+def structural(name: str, params: dict, steps: np.ndarray) -> np.ndarray:
+    """The steps where a schedule's value is 0 or 1 by construction, not by rounding: segment boundaries (0, the end
+    of warmup, of training, of the stable phase and of the decay) and a cosine's peaks and valleys (cycles x
+    progress a multiple of 1/2, in exact rational arithmetic). (Elsewhere a value may round to 1.0 in transformers'
+    last operation and to its neighbour in ours: within the 1e-12 contract, not an endpoint.)"""
+    w = params.get("num_warmup_steps", 0)
+    t = params.get("num_training_steps") or 0
+    s = params.get("num_stable_steps")
+    d = params.get("num_decay_steps", 0)
+    if name == "warmup_stable_decay" and s is None:
+        s = t - w - d
+    marks = {0, w, t} | ({w + s, w + s + d} if s is not None else set())
+    at_mark = np.isin(steps, sorted(marks))
+    if name in ("cosine", "cosine_with_min_lr", "cosine_with_restarts", "cosine_warmup_with_min_lr"):
+        cycles = Fraction(params.get("num_cycles", 0.5 if name != "cosine_with_restarts" else 1))
+        origin = w - 1 if name == "cosine_warmup_with_min_lr" else w
+        span = max(1, t - w)
+        half_turns = [(2 * cycles * (int(k) - origin) / span).denominator == 1 for k in steps]
+        at_mark |= np.asarray(half_turns) & (steps >= w)
+    return at_mark
+
+
+@pytest.mark.parametrize("name", SCHEDULE_NAMES)
+@parity_settings
+@given(data=st.data())
+def test_where_transformers_gives_exactly_0_or_1_so_does_every_method(name, data):
+    """The end of a decay to zero, the end of warmup, the peaks of polynomial and inverse_sqrt, a cosine's valleys:
+    exactly 0.0 and exactly base_lr, float64 and float32, whichever cosine method the kernels run."""
+    _, base_lr, params = data.draw(configs(name))
+    start = data.draw(st.sampled_from([0, 3]))
+    expected, steps = reference_and_steps(name, base_lr, params, start)
+    exact = ((expected == 0.0) | (expected == 1.0)) & structural(name, params, steps)
+    table = tables.pack(fastsched.schedule(name, **params), base_lr)
+    for method in (numerics.LIBM, numerics.REDUCED, numerics.TURNS):
+        for dtype in (np.float64, np.float32):
+            out = np.empty((1, len(steps)), dtype=dtype)
+            bulk.fill(table, start, out, method)
+            np.testing.assert_array_equal(out[0][exact], (base_lr * expected[exact]).astype(dtype))
+            if method == numerics.LIBM:  # (the others' error bounds hold at the angles the bulk API gives them)
+                np.testing.assert_array_equal(out[0], (base_lr * expected).astype(dtype))
+
+
+COUNTS = st.one_of(st.integers(-50, 400), st.floats(-50.0, 400.0, allow_nan=False).map(lambda x: round(x, 2)))
+
+
+@pytest.mark.parametrize("name", [n for n in SCHEDULE_NAMES if n != "constant"])
+@parity_settings
+@given(data=st.data())
+def test_float_and_negative_counts_give_transformers_values(name, data):
+    """Counts as transformers takes them (num_warmup_steps=0.1 * 25, num_training_steps=10.5, negative values)."""
+    _, base_lr, params = data.draw(configs(name))
+    for key in ("num_warmup_steps", "num_training_steps", "num_stable_steps", "num_decay_steps"):
+        if key in params and params[key] is not None:
+            params[key] = data.draw(COUNTS, label=key)
+    if name == "inverse_sqrt" and params.get("timescale") is None:
+        params["timescale"] = data.draw(st.floats(0.5, 500.0), label="timescale")
+    if name == "polynomial":  # transformers divides by zero at step T where W == T
+        assume(params["num_warmup_steps"] != params["num_training_steps"])
+    lengths = {key: abs(value) for key, value in params.items() if isinstance(value, (int, float))}
+    steps = np.arange(0, 3 * int(schedule_length(lengths)) + 20)
+    try:
+        expected = transformers_multipliers(name, steps, base_lr, **params)
+    except (ValueError, ZeroDivisionError, OverflowError):  # transformers fails there: ours may refuse it
+        return
+    assume(np.isfinite(expected).all())
+    got = fastsched.multipliers(name, steps, base_lr=base_lr, **params)
+    np.testing.assert_array_equal(got, expected)  # transformers' operations in its order: bit for bit
+    lr = fastsched.trajectory(name, len(steps), base_lr=base_lr, **params)
+    np.testing.assert_allclose(lr / base_lr, expected, rtol=0, atol=FLOAT64_TOLERANCE)

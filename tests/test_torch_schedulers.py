@@ -1,20 +1,26 @@
 """The drop-in torch schedulers against the installed transformers, side by side, step by step.
 
 Every comparison is with transformers' own scheduler (never a re-derived formula): every param group's lr,
-every schedule type, well past num_training_steps; checkpoints (state_dict, torch.save / weights_only load,
-pickle, deepcopy, LambdaLR interchange); LambdaLR's semantics; errors and their messages.
+every schedule type, well past num_training_steps, counts as transformers takes them (floats, negative values);
+the lr_lambdas (partials with transformers' keywords); checkpoints (state_dict, torch.save / weights_only load,
+pickle, deepcopy, LambdaLR interchange); LambdaLR's semantics; warnings at the caller's line; errors and their types
+and messages; the table object (scheduler_table.ScheduleTable).
 """
 
 from __future__ import annotations
 
 import copy
+import enum
+import functools
 import inspect
 import io
 import math
 import pickle
 import sys
+import types
 import warnings
 
+import numpy as np
 import pytest
 import torch
 import transformers
@@ -25,7 +31,7 @@ from strategies import SCHEDULE_NAMES, configs, schedule_length
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 
 import fastsched
-from fastsched import torch_schedulers
+from fastsched import scheduler_table, torch_schedulers
 
 RELATIVE_TOLERANCE = 1e-15
 SECOND_GROUP_SCALE = 0.37  # the second param group's lr relative to the optimizer's default lr
@@ -133,16 +139,16 @@ def test_every_group_lr_equals_transformers_every_step_to_3x_the_schedule(name, 
 @pytest.mark.parametrize("name", SCHEDULE_NAMES)
 def test_table_growth_and_end_values_match_transformers(monkeypatch, name):
     """A table computed eagerly for only 16 steps and grown 16 at a time still gives transformers' values."""
-    monkeypatch.setattr(torch_schedulers, "EAGER_TABLE_STEPS", 16)
-    monkeypatch.setattr(torch_schedulers, "MIN_GROWTH_STEPS", 16)
+    monkeypatch.setattr(scheduler_table, "EAGER_TABLE_STEPS", 16)
+    monkeypatch.setattr(scheduler_table, "MIN_GROWTH_STEPS", 16)
     ours, theirs = fresh_pair(name, FIXED_CONFIGS[name])
-    assert ours._table_len <= 16
+    assert len(ours._table) <= 16
     step_side_by_side(ours, theirs, 300, name)
 
 
 def test_a_jump_far_past_the_table_evaluates_there_without_filling_up_to_it():
     ours, theirs = fresh_pair("cosine", FIXED_CONFIGS["cosine"])
-    far = 3 * torch_schedulers.EAGER_TABLE_STEPS
+    far = 3 * scheduler_table.EAGER_TABLE_STEPS
     ours.optimizer.step()
     theirs.optimizer.step()
     with warnings.catch_warnings():
@@ -150,7 +156,7 @@ def test_a_jump_far_past_the_table_evaluates_there_without_filling_up_to_it():
         ours.step(far)
         theirs.step(far)
     step_side_by_side(ours, theirs, 20)
-    assert ours._table_len < 100
+    assert len(ours._table) < 100
 
 
 def test_polynomial_where_transformers_divides_by_zero_gives_the_end_value():
@@ -296,7 +302,7 @@ def test_memory_is_8_bytes_per_scheduled_step_and_bounded_for_huge_counts():
     scheduler = fastsched.get_linear_schedule_with_warmup(make_optimizer(), 10, 100_000)
     assert scheduler._table.itemsize * len(scheduler._table) <= 8 * (100_000 + 1)
     huge = fastsched.get_cosine_schedule_with_warmup(make_optimizer(), 10, 10**12)
-    assert len(huge._table) == torch_schedulers.EAGER_TABLE_STEPS  # the rest is computed as steps reach it
+    assert len(huge._table) == scheduler_table.EAGER_TABLE_STEPS  # the rest is computed as steps reach it
     constant = fastsched.get_constant_schedule(make_optimizer())
     assert len(constant._table) == 1
 
@@ -452,16 +458,21 @@ def test_not_an_optimizer_is_a_type_error():
         fastsched.get_polynomial_decay_schedule_with_warmup({"lr": 1.0}, 1, 10)
 
 
+# Where transformers computes NaN, divides by zero or takes a square root of a negative number (at some step), or
+# gets counts past what float64 holds exactly: refused at construction, naming the parameter. (Float and negative
+# counts are no longer here: transformers takes them, and so does the drop-in; see the tests below.)
 @pytest.mark.parametrize(
     ("name", "warmup", "training", "specific", "parameter"),
     [
-        ("linear", -1, 10, None, "num_warmup_steps"),
-        ("linear", 1, -10, None, "num_training_steps"),
-        ("cosine", 1.5, 10, None, "num_warmup_steps"),
+        ("linear", float("nan"), 10, None, "num_warmup_steps"),
+        ("linear", 1, float("inf"), None, "num_training_steps"),
+        ("cosine", -(2**60), 10, None, "num_warmup_steps"),
         ("cosine", 1, 10, {"num_cycles": float("nan")}, "num_cycles"),
         ("inverse_sqrt", 1, None, {"timescale": 0}, "timescale"),
+        ("inverse_sqrt", 1, None, {"timescale": -3.5}, "timescale"),
+        ("inverse_sqrt", -4, None, None, "num_warmup_steps"),
         ("polynomial", 1, 10, {"power": float("inf")}, "power"),
-        ("warmup_stable_decay", 1, 10, {"num_decay_steps": -2}, "num_decay_steps"),
+        ("warmup_stable_decay", 1, 10, {"num_decay_steps": float("nan")}, "num_decay_steps"),
     ],
 )
 def test_bad_values_beyond_transformers_checks_name_the_parameter(name, warmup, training, specific, parameter):
@@ -472,3 +483,398 @@ def test_bad_values_beyond_transformers_checks_name_the_parameter(name, warmup, 
 def test_constant_ignores_counts_and_kwargs_as_transformers_does():
     scheduler = fastsched.get_scheduler("constant", make_optimizer(), None, None, {"anything": 1})
     assert scheduler.get_last_lr() == [1e-3, 1e-3 * SECOND_GROUP_SCALE]
+
+
+# -- a LambdaLR with transformers' lr_lambdas -------------------------------------------------------------------
+
+# Steps at which the lambdas are compared directly: the warmup, its end, the decay, its end and past it.
+LAMBDA_STEPS = [0, 1, 6, 7, 8, 20, 39, 40, 41, 200]
+
+
+@pytest.mark.parametrize("name", SCHEDULE_NAMES)
+def test_a_lambdalr_whose_lr_lambdas_are_picklable_partials_with_transformers_keywords(name):
+    ours, theirs = fresh_pair(name, FIXED_CONFIGS[name])
+    assert isinstance(ours, LambdaLR)
+    assert len(ours.lr_lambdas) == len(theirs.lr_lambdas) == 2
+    for our_lambda, their_lambda in zip(ours.lr_lambdas, theirs.lr_lambdas, strict=True):
+        assert isinstance(our_lambda, functools.partial)
+        assert our_lambda.args == ()
+        if name == "constant":  # transformers' lambda is a plain function there: no keywords
+            assert our_lambda.keywords == {}
+        else:
+            assert our_lambda.keywords == their_lambda.keywords
+        copied = pickle.loads(pickle.dumps(our_lambda))
+        assert copied.keywords == our_lambda.keywords
+        for step in LAMBDA_STEPS:
+            assert our_lambda(step) == copied(step) == float(their_lambda(step)), step
+
+
+def test_keywords_hold_what_transformers_computes_from_the_optimizers_lr():
+    polynomial = fastsched.get_polynomial_decay_schedule_with_warmup(make_optimizer(2e-3), 3, 30, lr_end=1e-4)
+    assert polynomial.lr_lambdas[0].keywords["lr_init"] == 2e-3
+    min_lr = fastsched.get_cosine_with_min_lr_schedule_with_warmup(make_optimizer(3e-3), 3, 30, min_lr=1e-4)
+    assert min_lr.lr_lambdas[0].keywords["min_lr_rate"] == 1e-4 / 3e-3
+    assert "min_lr" not in min_lr.lr_lambdas[0].keywords
+    inverse_sqrt = fastsched.get_inverse_sqrt_schedule(make_optimizer(), 0)
+    assert inverse_sqrt.lr_lambdas[0].keywords == {"num_warmup_steps": 0, "timescale": 10_000}
+    wsd = fastsched.get_wsd_schedule(make_optimizer(), 4, 10, num_training_steps=30)
+    assert wsd.lr_lambdas[0].keywords["num_stable_steps"] == 16
+    assert "num_training_steps" not in wsd.lr_lambdas[0].keywords
+
+
+def test_a_partial_rebound_with_other_keywords_answers_for_that_schedule():
+    ours, theirs = fresh_pair("cosine", FIXED_CONFIGS["cosine"])
+    changed = {"num_training_steps": 25, "num_cycles": 2.5}
+    our_lambda = functools.partial(ours.lr_lambdas[0].func, **{**ours.lr_lambdas[0].keywords, **changed})
+    their_lambda = functools.partial(theirs.lr_lambdas[0].func, **{**theirs.lr_lambdas[0].keywords, **changed})
+    assert [our_lambda(step) for step in range(60)] == [their_lambda(step) for step in range(60)]
+    assert ours.lr_lambdas[0](30) == theirs.lr_lambdas[0](30)  # the scheduler's own schedule is unchanged
+
+
+class CallCounter:
+    """Wraps an lr_lambda (as transformers' own tests do with LambdaScheduleWrapper) and counts its calls."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.calls = 0
+
+    def __call__(self, step):
+        self.calls += 1
+        return self.fn(step)
+
+
+def test_replaced_lr_lambdas_are_called_as_lambdalr_calls_them():
+    ours, theirs = fresh_pair("linear", FIXED_CONFIGS["linear"])
+    step_side_by_side(ours, theirs, 5)
+    originals = ours.lr_lambdas
+    for scheduler in (ours, theirs):
+        scheduler.lr_lambdas = [CallCounter(fn) for fn in scheduler.lr_lambdas]
+    step_side_by_side(ours, theirs, 10)
+    assert [wrapper.calls for wrapper in ours.lr_lambdas] == [10, 10]
+    for scheduler in (ours, theirs):
+        scheduler.lr_lambdas[1] = lambda step: 0.5  # in place, as LambdaLR allows
+    step_side_by_side(ours, theirs, 10)
+    assert ours.get_last_lr()[1] == 0.5 * 1e-3 * SECOND_GROUP_SCALE
+    ours.lr_lambdas = originals
+    theirs.lr_lambdas = [wrapper.fn for wrapper in theirs.lr_lambdas[:1]] * 2
+    step_side_by_side(ours, theirs, 30)
+
+
+# -- counts as transformers takes them: floats and negative values ------------------------------------------------
+
+COUNT_PARAMETERS = ("num_warmup_steps", "num_training_steps", "num_decay_steps", "num_stable_steps", "timescale")
+FRACTIONS = st.sampled_from([0.5, 0.25, 0.1, 0.9, 1 / 3])
+
+
+@st.composite
+def transformers_counts(draw, name: str):
+    """(base_lr, params) of schedule `name` whose counts transformers takes but fastsched's bulk API doesn't: whole
+    floats, fractions (`10.5`, `0.1 * 25`) and negative values, each count independently (some stay ints)."""
+    _, base_lr, params = draw(configs(name))
+    for key in COUNT_PARAMETERS:
+        value = params.get(key)
+        if value is None:
+            continue
+        kinds = ["int", "whole float", "fraction", "tenths"] + (["negative"] if key != "timescale" else [])
+        kind = draw(st.sampled_from(kinds))
+        if kind == "whole float":
+            params[key] = float(value)
+        elif kind == "fraction":
+            params[key] = value + draw(FRACTIONS)
+        elif kind == "tenths":
+            params[key] = 0.1 * value if key != "timescale" else 0.1 * value + 0.1  # `0.1 * 25`, as users write it
+        elif kind == "negative":
+            params[key] = -value - draw(st.sampled_from([0, 0.5]))
+    if name == "inverse_sqrt" and params["num_warmup_steps"] < 0 and params.get("timescale") is None:
+        params["timescale"] = draw(st.floats(0.5, 5000.0))  # transformers' default would divide by zero
+    if name == "polynomial":  # transformers divides by zero at step T when W == T (fastsched: the end value)
+        assume(params["num_warmup_steps"] != params["num_training_steps"])
+    return base_lr, params
+
+
+def steps_through(params: dict) -> int:
+    """Steps to compare: three times past every count (negative ones included), and a few more."""
+    total = sum(abs(params.get(key) or 0) for key in COUNT_PARAMETERS if key != "timescale")
+    return 3 * math.ceil(max(1.0, total)) + 5
+
+
+@pytest.mark.parametrize("name", [name for name in SCHEDULE_NAMES if name != "constant"])
+@parity_settings
+@given(data=st.data())
+def test_float_and_negative_counts_give_transformers_values_every_step(name, data):
+    base_lr, params = data.draw(transformers_counts(name))
+    ours, theirs = fresh_pair(name, params, base_lr)
+    assert ours.lr_lambdas[0].keywords == theirs.lr_lambdas[0].keywords
+    step_side_by_side(ours, theirs, steps_through(params), (name, params))
+
+
+# Each schedule with fractional counts, for a table grown 16 steps at a time (the fill that goes step by step).
+FRACTIONAL_CONFIGS = {
+    "constant_with_warmup": {"num_warmup_steps": 0.1 * 25},
+    "linear": {"num_warmup_steps": 2.5, "num_training_steps": 40.5},
+    "cosine": {"num_warmup_steps": 7.3, "num_training_steps": 40.5, "num_cycles": 1.3},
+    "cosine_with_restarts": {"num_warmup_steps": 7.7, "num_training_steps": 40.1, "num_cycles": 3},
+    "polynomial": {"num_warmup_steps": 6.5, "num_training_steps": 40.5, "lr_end": 1e-4, "power": 2.0},
+    "inverse_sqrt": {"num_warmup_steps": -3.5, "timescale": 10.25},
+    "cosine_with_min_lr": {"num_warmup_steps": -7, "num_training_steps": 40.5, "min_lr": 1e-4},
+    "cosine_warmup_with_min_lr": {"num_warmup_steps": 7.5, "num_training_steps": 40, "min_lr_rate": 0.1},
+    "warmup_stable_decay": {"num_warmup_steps": 2.5, "num_decay_steps": 20.5, "num_training_steps": 35},
+}
+
+
+@pytest.mark.parametrize("name", list(FRACTIONAL_CONFIGS))
+def test_fractional_counts_with_a_growing_table_match_transformers(monkeypatch, name):
+    monkeypatch.setattr(scheduler_table, "EAGER_TABLE_STEPS", 16)
+    monkeypatch.setattr(scheduler_table, "MIN_GROWTH_STEPS", 16)
+    ours, theirs = fresh_pair(name, FRACTIONAL_CONFIGS[name])
+    assert len(ours._table) <= 16
+    step_side_by_side(ours, theirs, 300, name)
+
+
+# Calls transformers refuses, at construction or at some step: the drop-in refuses them at construction, with
+# transformers' exception type (a ValueError naming the parameter where transformers divides by zero).
+TRANSFORMERS_REFUSES = {
+    "string warmup": ("get_linear_schedule_with_warmup", {"num_warmup_steps": "3", "num_training_steps": 10}),
+    "string training steps": ("get_cosine_schedule_with_warmup", {"num_warmup_steps": 0, "num_training_steps": "9"}),
+    "None training steps": ("get_linear_schedule_with_warmup", {"num_warmup_steps": 2, "num_training_steps": None}),
+    "None warmup": ("get_constant_schedule_with_warmup", {"num_warmup_steps": None}),
+    "None warmup, inverse_sqrt": ("get_inverse_sqrt_schedule", {"num_warmup_steps": None}),
+    "string decay steps": ("get_wsd_schedule", {"num_warmup_steps": 1, "num_decay_steps": "4", "num_stable_steps": 2}),
+    "lr_end above the lr": (
+        "get_polynomial_decay_schedule_with_warmup",
+        {"num_warmup_steps": 1, "num_training_steps": 9, "lr_end": 0.5},
+    ),
+    "negative warmup as timescale": ("get_inverse_sqrt_schedule", {"num_warmup_steps": -2}),
+    "zero timescale": ("get_inverse_sqrt_schedule", {"num_warmup_steps": 1, "timescale": 0}),
+}
+
+
+def first_error_of_transformers(function_name: str, params: dict, num_steps: int = 60) -> BaseException:
+    """The exception transformers' scheduler raises, at construction or stepping through `num_steps` steps."""
+    optimizer = make_optimizer()
+    try:
+        scheduler = getattr(tf_optimization, function_name)(optimizer, **params)
+        for _ in range(num_steps):
+            optimizer.step()
+            scheduler.step()
+    except Exception as error:  # the type is what the test compares
+        return error
+    raise AssertionError(f"transformers took {params}")
+
+
+@pytest.mark.parametrize("case", list(TRANSFORMERS_REFUSES))
+def test_what_transformers_refuses_is_refused_with_its_exception_type(case):
+    function_name, params = TRANSFORMERS_REFUSES[case]
+    theirs = first_error_of_transformers(function_name, params)
+    expected = ValueError if isinstance(theirs, ZeroDivisionError) else type(theirs)
+    with pytest.raises(expected) as ours:
+        getattr(fastsched, function_name)(make_optimizer(), **params)
+    if expected is not type(theirs):
+        assert "`num_warmup_steps`" in str(ours.value) or "`timescale`" in str(ours.value)
+
+
+# -- warnings at the caller's line ----------------------------------------------------------------------------------
+
+
+def next_line() -> int:
+    """The line after the caller's."""
+    return inspect.currentframe().f_back.f_lineno + 1
+
+
+def assert_one_warning_here(caught, line: int, match: str) -> None:
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)], [(w.filename, w.lineno) for w in caught]
+    assert match in str(caught[0].message)
+
+
+def test_step_before_optimizer_step_warns_at_the_callers_line():
+    scheduler = fastsched.get_linear_schedule_with_warmup(make_optimizer(), 3, 20)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = next_line()
+        scheduler.step()
+    assert_one_warning_here(caught, line, "Detected call of `lr_scheduler.step()` before `optimizer.step()`")
+
+
+def test_overridden_optimizer_step_warns_at_the_callers_line():
+    optimizer = make_optimizer()
+    scheduler = fastsched.get_linear_schedule_with_warmup(optimizer, 3, 20)
+    optimizer.step = types.MethodType(lambda self: None, optimizer)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = next_line()
+        scheduler.step()
+    assert_one_warning_here(caught, line, "`optimizer.step()` has been overridden")
+
+
+def test_step_with_epoch_warns_at_the_callers_line():
+    scheduler = fastsched.get_linear_schedule_with_warmup(make_optimizer(), 3, 20)
+    scheduler.optimizer.step()
+    scheduler.step()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = next_line()
+        scheduler.step(7)
+    assert_one_warning_here(caught, line, "The epoch parameter in `scheduler.step()` was not necessary")
+    assert scheduler.last_epoch == 7
+
+
+def test_get_lr_outside_step_warns_at_the_callers_line():
+    scheduler = fastsched.get_linear_schedule_with_warmup(make_optimizer(), 3, 20)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = next_line()
+        scheduler.get_lr()
+    assert_one_warning_here(caught, line, "please use `get_last_lr()`")
+
+
+def test_wsd_with_both_training_and_stable_steps_warns_at_the_callers_line():
+    params = {"num_warmup_steps": 2, "num_decay_steps": 4, "num_training_steps": 99, "num_stable_steps": 5}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = next_line()
+        scheduler = fastsched.get_wsd_schedule(make_optimizer(), **params)
+    assert_one_warning_here(caught, line, "num_stable_steps will be used")
+    assert scheduler.lr_lambdas[0].keywords["num_stable_steps"] == 5
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = next_line()
+        fastsched.TableScheduler(make_optimizer(), "warmup_stable_decay", **params)
+    assert_one_warning_here(caught, line, "num_stable_steps will be used")
+
+
+def test_the_table_step_warns_nothing():
+    scheduler = fastsched.get_linear_schedule_with_warmup(make_optimizer(), 3, 20)
+    scheduler.optimizer.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(30):
+            scheduler.step()
+
+
+# -- LambdaLR's state and tensors -----------------------------------------------------------------------------------
+
+
+def test_a_tensor_lr_set_after_construction_is_filled_in_place_like_lambdalr():
+    ours, theirs = fresh_pair("cosine", FIXED_CONFIGS["cosine"])
+    step_side_by_side(ours, theirs, 10)  # the table path, with float lrs
+    tensors = []
+    for scheduler in (ours, theirs):
+        tensors.append(torch.tensor(0.05, dtype=torch.float64))
+        scheduler.optimizer.param_groups[0]["lr"] = tensors[-1]
+    for _ in range(40):
+        for scheduler in (ours, theirs):
+            scheduler.optimizer.step()
+            scheduler.step()
+        assert ours.optimizer.param_groups[0]["lr"] is tensors[0]
+        assert torch.equal(tensors[0], tensors[1])
+        assert ours.optimizer.param_groups[1]["lr"] == theirs.optimizer.param_groups[1]["lr"]
+        assert torch.equal(ours.get_last_lr()[0], theirs.get_last_lr()[0])
+        assert ours.get_last_lr()[0] is not tensors[0]
+
+
+def test_load_state_dict_takes_missing_optional_keys_and_an_integral_float_last_epoch():
+    ours, theirs = fresh_pair("linear", FIXED_CONFIGS["linear"])
+    step_side_by_side(ours, theirs, 12)
+    state = theirs.state_dict()  # a LambdaLR's
+    del state["_step_count"], state["_last_lr"]
+    state["last_epoch"] = float(state["last_epoch"])
+    resumed = []
+    for module in (fastsched, transformers):
+        scheduler = build(module, "linear", make_optimizer(), FIXED_CONFIGS["linear"])
+        scheduler.optimizer.load_state_dict(theirs.optimizer.state_dict())
+        scheduler.load_state_dict(dict(state))
+        resumed.append(scheduler)
+    assert type(resumed[0].last_epoch) is int and resumed[0].last_epoch == 12
+    step_side_by_side(*resumed, 40)
+
+
+def test_load_state_dict_refuses_a_fractional_last_epoch_and_changes_nothing():
+    scheduler = fastsched.get_linear_schedule_with_warmup(make_optimizer(), 3, 20)
+    state = {**scheduler.state_dict(), "last_epoch": 4.5, "_step_count": 99}
+    before = dict(vars(scheduler))
+    with pytest.raises(ValueError, match="`last_epoch`"):
+        scheduler.load_state_dict(state)
+    assert vars(scheduler) == before
+
+
+class Shape(str, enum.Enum):
+    COSINE = "cosine"
+    LINEAR = "linear"
+
+
+def test_state_dict_loads_with_weights_only_for_enum_and_numpy_parameters():
+    params = {
+        "num_warmup_steps": np.int64(4),
+        "num_decay_steps": np.float64(10.0),
+        "num_stable_steps": np.int32(6),
+        "warmup_type": Shape.COSINE,
+        "decay_type": Shape.LINEAR,
+        "min_lr_ratio": np.float64(0.25),
+    }
+    ours = fastsched.TableScheduler(make_optimizer(), transformers.SchedulerType.WARMUP_STABLE_DECAY, **params)
+    theirs = transformers.get_wsd_schedule(make_optimizer(), **params)
+    step_side_by_side(ours, theirs, 7)
+    buffer = io.BytesIO()
+    torch.save(ours.state_dict(), buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=True)
+    assert loaded["schedule"] == {
+        "name": "warmup_stable_decay",
+        "num_warmup_steps": 4,
+        "num_decay_steps": 10.0,
+        "num_stable_steps": 6,
+        "warmup_type": "cosine",
+        "decay_type": "linear",
+        "min_lr_ratio": 0.25,
+    }
+    resumed = fastsched.TableScheduler(make_optimizer(), "warmup_stable_decay", **params)
+    resumed.optimizer.load_state_dict(ours.optimizer.state_dict())
+    resumed.load_state_dict(loaded)
+    step_side_by_side(resumed, theirs, 30)
+
+
+@pytest.mark.parametrize("copy_params", [FIXED_CONFIGS["cosine"], {"num_warmup_steps": 1, "num_training_steps": 5}])
+def test_a_loaded_schedulers_dict_is_the_saved_ones_whatever_its_table(monkeypatch, copy_params):
+    """The table is a cache: whether it grew or was built for another schedule, __dict__ is LambdaLR's state."""
+    monkeypatch.setattr(scheduler_table, "EAGER_TABLE_STEPS", 16)
+    monkeypatch.setattr(scheduler_table, "MIN_GROWTH_STEPS", 16)
+    ours, theirs = fresh_pair("cosine", FIXED_CONFIGS["cosine"])
+    step_side_by_side(ours, theirs, 100)  # the table grew past its first 16 steps
+    copy = build(fastsched, "cosine", make_optimizer(), copy_params)
+    buffer = io.BytesIO()
+    torch.save(ours.state_dict(), buffer)
+    buffer.seek(0)
+    copy.load_state_dict(torch.load(buffer, weights_only=True))
+    assert len(copy._table) != len(ours._table)
+    excluded = {"optimizer", "lr_lambdas"}  # what LambdaLR's state_dict leaves out
+    assert {k: v for k, v in vars(copy).items() if k not in excluded} == {
+        k: v for k, v in vars(ours).items() if k not in excluded
+    }
+    assert set(vars(ours)) == set(vars(theirs))  # the same attributes as transformers' LambdaLR
+
+
+def test_state_dict_is_lambdalrs_plus_a_record_of_the_schedule():
+    ours, theirs = fresh_pair("cosine", FIXED_CONFIGS["cosine"])
+    step_side_by_side(ours, theirs, 5)
+    state, their_state = ours.state_dict(), theirs.state_dict()
+    assert state.pop("schedule") == {"name": "cosine", **FIXED_CONFIGS["cosine"]}
+    assert state == their_state
+
+
+# -- the table object ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config", [*FIXED_CONFIGS.items(), *FRACTIONAL_CONFIGS.items()], ids=lambda c: str(c))
+def test_the_table_from_transformers_keywords_gives_transformers_values(config):
+    name, params = config
+    their_lambda = build(transformers, name, make_optimizer(), params).lr_lambdas[0]
+    keywords = getattr(their_lambda, "keywords", {})  # constant's lambda is a function without keywords
+    table = scheduler_table.ScheduleTable.from_keywords(name, keywords)
+    expected = [float(their_lambda(step)) for step in range(120)]
+    assert table.multipliers(120).tolist() == expected
+    copied = pickle.loads(pickle.dumps(table))
+    assert len(pickle.dumps(table)) < 1024
+    assert [copied.multiplier(step) for step in range(120)] == expected
+    if table.constant_from is not None:  # where the table ends, the schedule's value holds
+        assert table.end_value == float(their_lambda(table.constant_from)) == float(their_lambda(10**6))
+    assert table.nominal_length >= 1
