@@ -283,6 +283,87 @@ def versions() -> dict[str, str | None]:
     return found
 
 
+# The README's performance section: rows of (label, figure names shown joined by " / ", format), in this order.
+def _each(pattern: str, *values: str) -> tuple[str, ...]:
+    return tuple(pattern.format(value) for value in values)
+
+
+_THREE = ("cosine_with_restarts", "cosine_with_min_lr", "warmup_stable_decay")
+_PLAIN = ("linear", "constant", "polynomial")
+README_ROWS = [
+    ("cosine trajectory, float64 / float32, over `ndarray.fill` of the same array",
+     ("cosine_float64_vs_fill", "cosine_float32_vs_fill"), "{:.2f}×"),
+    ("cosine_with_restarts / cosine_with_min_lr / warmup_stable_decay, float64, over fill",
+     _each("{}_float64_vs_fill", *_THREE), "{:.2f}×"),
+    ("cosine_with_restarts / cosine_with_min_lr / warmup_stable_decay, float32, over fill",
+     _each("{}_float32_vs_fill", *_THREE), "{:.2f}×"),
+    ("linear / constant / polynomial (power 1), float64, over fill", _each("{}_float64_vs_fill", *_PLAIN), "{:.2f}×"),
+    ("linear / constant / polynomial (power 1), float32, over fill", _each("{}_float32_vs_fill", *_PLAIN), "{:.2f}×"),
+    ("numpy formula over fastsched, float64", ("numpy_vs_cosine_float64",), "{:.0f}×"),
+    ("JAX-jitted formula over fastsched, float32 / float64",
+     ("jax_float32_over_fastsched_float32", "jax_float64_over_fastsched_float64"), "{:.1f}×"),
+    ("transformers' schedulers built and stepped over `sweep`, 64 configs × 20 000 steps",
+     ("transformers_vs_sweep_cosine",), "{:,.0f}×"),
+    ("ns per element, cosine float64, 10⁵ / 10⁶ / 10⁷ / 10⁸ elements",
+     _each("scale_fastsched_ns_per_element_{}", "1e+05", "1e+06", "1e+07", "1e+08"), "{:.2f}"),
+    ("a call's fixed cost (1 element), µs", ("scale_fastsched_call_overhead_us",), "{:.1f}"),
+    ("start-up, warm cache: import + first trajectory over `import numba`, s (dev env / clean install)",
+     ("startup_warm_over_numba_import_s", "startup_installed_warm_over_numba_import_s"), "{:.2f}"),
+    ("start-up, empty cache: compiling and running a first 64 × 20 000 sweep, s (dev env / clean install)",
+     ("startup_cold_first_sweep_s", "startup_installed_cold_first_sweep_s"), "{:.2f}"),
+    ("peak RSS of a 10⁹-element float32 sweep into an `np.memmap`, MiB", ("memmap_sweep_peak_rss_mib",), "{:.0f}"),
+    ("`step()`, two param groups: fastsched / LambdaLR, µs",
+     ("scheduler_step_fastsched_us", "scheduler_step_transformers_us"), "{:.3f}"),
+    ("`step()`: fastsched over LambdaLR", ("scheduler_step_fastsched_over_transformers",), "{:.3f}"),
+    ("building a scheduler for 1,000,000 steps (cosine, warm cache), s", ("scheduler_build_1m_steps_s",), "{:.4f}"),
+    ("table bytes per scheduled step / `state_dict()` bytes",
+     ("scheduler_table_bytes_per_step", "scheduler_state_dict_bytes"), "{:.0f}"),
+]  # fmt: skip
+
+
+def readme_section(results: dict) -> str:
+    """The README's performance section, every figure quoted from `results` (a bench/results/<machine>.json)."""
+    ratios, goals = results["ratios"], results["goals"]
+    versions = ", ".join(f"{name} {version}" for name, version in results["versions"].items() if version)
+    lines = [
+        f"Measured on {results['cpu']} ({results['cores']} cores), {versions}; numba threading layer "
+        f"{results.get('numba_threading_layer', 'default')}; {results['date'][:10]}.",
+        f"Command: `{results['command']}` → [`bench/results/{results['machine']}.json`]"
+        f"(bench/results/{results['machine']}.json). Each ratio compares {results['ratio_statistic']} times taken side "
+        "by side in one pytest-benchmark run; start-up and memory are measured in fresh subprocesses. This VM's speed "
+        "drifts from day to day: compare only figures from one run.",
+        "",
+        "| figure | goal | measured |",
+        "| --- | --- | --- |",
+    ]
+    for label, names, style in README_ROWS:
+        if not all(name in ratios for name in names):
+            continue
+        measured = " / ".join(style.format(ratios[name]) for name in names)
+        goal = " / ".join(goals[name]["goal"] for name in names if name in goals) or "—"
+        met = [goals[name]["met"] for name in names if name in goals]
+        mark = "" if not met else (" ✓" if all(met) else " ✗")
+        lines.append(f"| {label} | {goal} | {measured}{mark} |")
+    methods = sorted(name for name in ratios if name.startswith("method_"))
+    if methods:
+        lines += [
+            "",
+            "The numerical machinery against its simpler alternative (`bench/test_bench_methods.py`, same run; "
+            "time over fill of the same array): cosine at LIBM (libm's cos per value), REDUCED (range reduction and a "
+            "polynomial) and TURNS (the fraction of a turn); linear at LIBM (a division per value) and REDUCED (a "
+            "reciprocal and two fmas); polynomial with power 1 (its own loop) and any other power (pow).",
+            "",
+            "| case | float64 | float32 |",
+            "| --- | --- | --- |",
+        ]
+        cases = sorted({name.removeprefix("method_").rsplit("_", 3)[0] for name in methods})
+        for case in cases:
+            cells = [f"{ratios[f'method_{case}_{dtype}_vs_fill']:.2f}×" if f"method_{case}_{dtype}_vs_fill" in ratios
+                     else "—" for dtype in ("float64", "float32")]  # fmt: skip
+            lines.append(f"| {case.replace('_', ' ')} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--machine", default=socket.gethostname() or platform.node(), help="name of the result file")
@@ -299,8 +380,24 @@ def main() -> None:
     parser.add_argument("--skip-memmap", action="store_true", help="skip the np.memmap peak-RSS sweep")
     parser.add_argument("--memmap-elements", type=int, default=10**9, help="float32 elements of the memmap sweep")
     parser.add_argument("--memmap-dir", help="where the memmap file goes (default: the temp dir)")
+    parser.add_argument(
+        "--threading-layer",
+        default="omp",
+        help="numba's threading layer for every measurement (default omp: with tbb installed, numba would pick tbb, "
+        "and figures from different layers don't compare)",
+    )
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        metavar="RESULTS",
+        help="only print the README's performance section from a results file (no measuring)",
+    )
     parser.add_argument("pytest_args", nargs="*", help="more arguments for pytest (after --)")
     args = parser.parse_args()
+    if args.readme:
+        print(readme_section(json.loads(args.readme.read_text())))
+        return
+    os.environ["NUMBA_THREADING_LAYER"] = args.threading_layer  # inherited by every measuring subprocess
 
     started = dt.datetime.now(dt.timezone.utc)
     raw = run_benchmarks(args.keyword, args.pytest_args)
@@ -314,6 +411,7 @@ def main() -> None:
         "versions": versions(),
         "date": started.isoformat(timespec="seconds"),
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+        "numba_threading_layer": args.threading_layer,
         "ratio_statistic": args.stat,
         "benchmarks": benchmarks,
     }

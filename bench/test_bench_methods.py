@@ -22,7 +22,7 @@ import pytest
 from fastsched.kernels import numerics
 
 import fastsched
-from fastsched import bulk as bulk
+from fastsched import cpu_backend
 from fastsched import table as tables
 
 NUM_STEPS = 10_000_000
@@ -68,6 +68,6 @@ def test_method(benchmark, out, case, method):
     table = tables.pack(fastsched.schedule(name, **params), BASE_LR)
     benchmark.group = f"methods-{out.dtype}"
     benchmark.extra_info.update(kind="method", case=case, method=method, dtype=str(out.dtype), num_elements=out.size)
-    benchmark(bulk.fill, table, 0, out, methods[method])
+    benchmark(cpu_backend.fill, table, 0, out, methods[method])
     expected = fastsched.trajectory(name, NUM_STEPS, base_lr=BASE_LR, dtype=out.dtype, **params)
     np.testing.assert_allclose(out[0], expected, rtol=0, atol=(1e-12 if out.dtype == np.float64 else 1e-10) * BASE_LR)

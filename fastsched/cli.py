@@ -8,10 +8,10 @@ and ``--spec`` options (NAMEs first, then the specs, in order); ``sweep`` takes 
 
 Parameters. Every parameter of a preset in ``fastsched.registry`` is an option, spelled in kebab case as its library
 names it (``--num-warmup-steps``, ``--max-lr``, ``--T-max``); a list parameter (milestones) takes its items
-separated by ``:`` (``--milestones 30:60:90``); a parameter of another kind is set in a ``--spec``. Each option
-takes one value or a comma list; the Cartesian product of the comma lists is the grid of configs. With several
-schedules, each takes the options it has; an option that none takes is an error. With ``--spec`` alone, only
-``--base-lr`` applies (the spec holds its parameters).
+separated by ``:`` (``--milestones 30:60:90``), a flag ``true`` or ``false``; a parameter of another kind (a mapping,
+children schedules) is set in a ``--spec``. Each option takes one value or a comma list; the Cartesian product of
+the comma lists is the grid of configs. With several schedules, each takes the options it has; an option that none
+takes is an error. With ``--spec`` alone, only ``--base-lr`` applies (the spec holds its parameters).
 
 ``--base-lr`` is always the optimizer's lr: the ``base_lr`` of ``fastsched.trajectory`` / ``sweep``, which the
 multipliers scale (default 1). A preset parameter that has the name of one of the command's own options (torch's
@@ -148,11 +148,12 @@ OWN_FLAGS = frozenset(
     {"--base-lr", "--num-steps", "--start", "--output", "--dtype", "--spec", "--atol", "--rtol"}
     | {"--max-block-values", "--help", "--version"}
 )
-METAVARS = {"count": "N", "float": "X", "choice": "CHOICE", "counts": "N:N:...", "floats": "X:X:..."}
+METAVARS = {"count": "N", "float": "X", "choice": "CHOICE", "flag": "BOOL", "counts": "N:N:...", "floats": "X:X:..."}
+FLAG_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 # A list parameter's items on the command line: --milestones 30:60:90 (the comma separates configs).
 LIST_SEPARATOR = ":"
 # Parameters whose value is the same for every config of one kernel call: a block of configs never mixes two.
-BLOCK_SCALAR_KINDS = frozenset({"choice", "counts", "floats"})
+BLOCK_SCALAR_KINDS = frozenset({"choice", "flag", "counts", "floats"})
 
 
 def _kebab(text: str) -> str:
@@ -169,7 +170,7 @@ class Option:
     """A command-line option: a preset parameter (or the base lr), under its key (the option's name in snake case)."""
 
     key: str  # "num_warmup_steps", "torch_base_lr": the flag without its dashes, the config table's column
-    kind: str  # "count", "float", "choice", "counts" or "floats"
+    kind: str  # "count", "float", "choice", "flag", "counts" or "floats"
     help: str
 
     @property
@@ -258,6 +259,10 @@ def _parse_value(parameter: Parameter, text: str) -> Any:
         return _count(text, parameter.positive)
     if parameter.kind == "float":
         return _number(text, parameter.signed)
+    if parameter.kind == "flag":
+        if text.lower() not in FLAG_WORDS:
+            raise ValueError(f"must be true or false, got {text!r}")
+        return FLAG_WORDS[text.lower()]
     if parameter.kind in ("counts", "floats"):
         items = text.split(LIST_SEPARATOR)
         if not all(items):
@@ -556,7 +561,7 @@ class ConfigGrid:
 
     source: Preset | SpecSource
     values: dict[str, tuple[Any, ...]]  # column -> its values along its axis, in column order; base_lr last
-    kinds: dict[str, str]  # column -> "count", "float", "choice", "counts", "floats" or "text"
+    kinds: dict[str, str]  # column -> "count", "float", "choice", "flag", "counts", "floats" or "text"
     axes: tuple[tuple[str, ...], ...]  # the columns of each axis, outermost first
     given: tuple[str, ...]  # the columns the user set (the others hold defaults)
     targets: dict[str, Any]  # column -> the preset's keyword, or the path in the spec, it sets (not base_lr)
@@ -768,7 +773,7 @@ class ConfigGrid:
 def _default_value(parameter: Parameter) -> Any:
     if parameter.kind in ("counts", "floats"):
         return tuple((int if parameter.kind == "counts" else float)(v) for v in parameter.default)
-    return {"count": int, "float": float}.get(parameter.kind, str)(parameter.default)
+    return {"count": int, "float": float, "flag": bool}.get(parameter.kind, str)(parameter.default)
 
 
 def _items_kind(items: Sequence[Any]) -> str:

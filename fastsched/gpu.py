@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import bulk
 from . import table as tables
+from .cpu_backend import check_float32_range
 from .registry import get_preset
 from .scheduler_table import ScheduleTable, plain_number
-from .validation import check_dtype, check_step, check_steps
+from .validation import check_dtype, check_out, check_step, check_steps
 
 _TORCH_FLOATS = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
 _NUMPY_FLOATS = {v: k for k, v in _TORCH_FLOATS.items()}
@@ -48,7 +48,7 @@ def _torch_dtype(dtype: Any) -> torch.dtype:
 
 
 def _cuda_output(shape: tuple[int, ...], dtype: Any, out: Any, device: torch.device) -> torch.Tensor:
-    """`out` after the bulk API's checks (bulk.check_out), or a new tensor on `device`."""
+    """`out` after the bulk API's checks (validation.check_out), or a new tensor on `device`."""
     if out is None:
         return torch.empty(shape, dtype=_torch_dtype(torch.float64 if dtype is None else dtype), device=device)
     if not isinstance(out, torch.Tensor):
@@ -58,7 +58,7 @@ def _cuda_output(shape: tuple[int, ...], dtype: Any, out: Any, device: torch.dev
     if out.requires_grad:
         raise ValueError("`out` must not require grad: the kernel writes it outside autograd")
     out_dtype = _TORCH_FLOATS.get(out.dtype)
-    bulk.check_out(
+    check_out(
         shape,
         None if dtype is None else np.dtype(_TORCH_FLOATS[_torch_dtype(dtype)]),
         out_dtype if out_dtype is not None else str(out.dtype).removeprefix("torch."),
@@ -135,7 +135,7 @@ def cuda_fill(
     shape = (num_steps,) if one_config else (table.num_configs, num_steps)
     result = _cuda_output(shape, dtype, out, device)
     if result.dtype == torch.float32:
-        bulk.check_float32_range(table, start, num_steps)
+        check_float32_range(table, start, num_steps)
     if result.numel() == 0:
         return result
     # The uploaded tables are dropped when this returns, before the kernel has run: safe, because torch's allocator
@@ -216,17 +216,16 @@ class CudaScheduler(torch.optim.lr_scheduler.LRScheduler):
             self.device = torch.device("cuda", torch.cuda.current_device())
         self.lr_dtype = _torch_dtype(torch.float32 if lr_dtype is None else lr_dtype)
         groups = optimizer.param_groups
-        if last_epoch == -1:
-            for group in groups:
-                group.setdefault("initial_lr", plain_number(group["lr"]))
-        else:
+        if last_epoch != -1:
             for i, group in enumerate(groups):
                 if "initial_lr" not in group:
                     raise KeyError(
                         f"param 'initial_lr' is not specified in param_groups[{i}] when resuming an optimizer"
                     )
+        self._build_table(name, horizon, params)  # every check before the groups are touched
+        for group in groups:
+            group.setdefault("initial_lr", plain_number(group["lr"]))
         self.base_lrs: list[float] = [float(plain_number(group["initial_lr"])) for group in groups]
-        self._build_table(name, horizon, params)
 
         # Device state and scratch buffers, allocated once: step() only writes into them.
         self._step = torch.full((), last_epoch + 1, dtype=torch.int64, device=self.device)

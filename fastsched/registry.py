@@ -29,8 +29,10 @@ class Parameter:
     """One keyword parameter of a preset, named as its home library names it.
 
     kind: "count" (a step count: a number of steps), "float", "choice" (one of `choices`), "counts" / "floats"
-    (a list of them, e.g. milestones). Validation reads `signed` (a float that may be negative) and `positive`
-    (a count that must be >= 1).
+    (a list of them, e.g. milestones), "flag" (a bool), "mapping" ({count: float}, e.g. optax's
+    boundaries_and_scales), "schedules" (a list of schedules: objects, preset names or specs) and "kwargs" (a list
+    of dicts, each the parameters of the preset named by `choices[0]`). Validation reads `signed` (a float that may
+    be negative) and `positive` (a count that must be >= 1).
     """
 
     name: str
@@ -94,11 +96,15 @@ class SchedulerType(str, enum.Enum):
 METRIC_DRIVEN = frozenset({SchedulerType.REDUCE_ON_PLATEAU.value, SchedulerType.GREEDY.value})
 
 
+# The modules that declare presets, one per home library (a new library: a module in fastsched/presets, named here).
+PRESET_MODULES = ("transformers", "torch", "timm", "optax", "deepspeed", "megatron")
+
+
 def _collect() -> dict[str, Preset]:
-    from .presets import transformers as transformers_presets
+    import importlib
 
     presets: dict[str, Preset] = {}
-    for module in (transformers_presets,):
+    for module in (importlib.import_module(f".presets.{name}", __package__) for name in PRESET_MODULES):
         for preset in module.PRESETS:
             if preset.name in presets:
                 raise RuntimeError(f"preset {preset.name!r} is declared twice")
@@ -140,3 +146,18 @@ def get_preset(name: Any) -> Preset:
 def parameters_for_display(preset: Preset) -> dict[str, Any]:
     """{parameter: default} with None for "not given" and REQUIRED shown as 'required'."""
     return {p.name: ("required" if p.required else p.default) for p in preset.parameters}
+
+
+def presets_markdown() -> str:
+    """The README's table of every preset (library, name, parameters with defaults, what its values are tested
+    against and how closely), generated from the registry: tests/test_readme.py checks the README holds it."""
+    lines = ["| library | name | parameters (default) | tested against | tolerance |", "| --- " * 5 + "|"]
+    for preset in PRESETS.values():
+        parameters = ", ".join(
+            f"`{p.name}`" if p.required else f"`{p.name}` ({'—' if p.default is None else repr(p.default)})"
+            for p in preset.parameters
+        )
+        lines.append(
+            f"| {preset.library} | `{preset.name}` | {parameters or '—'} | {preset.reference} | {preset.tolerance} |"
+        )
+    return "\n".join(lines)

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from torch.optim import Optimizer
 
-from . import bulk, schedules
+from . import cpu_backend, schedules
 from . import table as tables
 from .kernels import cpu
 from .registry import get_preset
@@ -137,9 +137,11 @@ class ScheduleTable:
                 )
             schedule = schedules.schedule(name)
             spec = schedule.to_spec()
+            _check_one_lr_for_absolute(spec, optimizer)
             packed = _pack_schedule(schedule, _reference_lr(optimizer))
             return cls(_record_name(spec), spec, {"spec": spec}, packed)
         preset = get_preset(name)
+        _check_one_lr_for_absolute({"schedule": preset.name}, optimizer)
         given = {key: value for key, value in params.items() if value is not None}
         for parameter in preset.parameters:
             if parameter.required and parameter.name not in given:  # transformers' lambda: a TypeError at some step
@@ -293,6 +295,32 @@ def _record_name(spec: dict[str, Any]) -> str:
     return spec["schedule"] if "schedule" in spec else next(key for key in spec if key in schedules.SPEC_KINDS)
 
 
+def _absolute_presets(spec: Any) -> list[str]:
+    """The presets in `spec` whose values are lrs, not multipliers (torch's OneCycleLR and CyclicLR)."""
+    if isinstance(spec, dict):
+        name = spec.get("schedule")
+        found = [name] if isinstance(name, str) and get_preset(name).extra.get("absolute") else []
+        return found + [found_name for value in spec.values() for found_name in _absolute_presets(value)]
+    if isinstance(spec, list):
+        return [found_name for value in spec for found_name in _absolute_presets(value)]
+    return []
+
+
+def _check_one_lr_for_absolute(spec: Any, optimizer: Optimizer) -> None:
+    """A schedule of absolute lrs gives every group the same lr in torch; a scheduler here scales each group's
+    lr by the table, so groups of different lrs would get different ones: refused, pointing to the drop-in."""
+    absolute = _absolute_presets(spec)
+    if not absolute:
+        return
+    lrs = {float(plain_number(group.get("initial_lr", group["lr"]))) for group in optimizer.param_groups}
+    if len(lrs) > 1:
+        cls = absolute[0].removeprefix("torch.")
+        raise ValueError(
+            f"{absolute[0]} sets absolute lrs, but the optimizer's groups have different lrs "
+            f"({', '.join(map(str, sorted(lrs)))}): use fastsched.torch.{cls}, which takes torch's per-group lists"
+        )
+
+
 def _reference_lr(optimizer: Optimizer) -> float:
     return float(plain_number(optimizer.defaults["lr"]))
 
@@ -324,7 +352,7 @@ def _pack_keywords(name: str, keywords: Mapping[str, Any]) -> tables.SegmentTabl
 def _fill(packed: tables.SegmentTable, start: int, out: np.ndarray) -> None:
     """The exact multipliers at steps start, start + 1, ... into `out` (1-D float64), on one core."""
     if out.shape[0]:
-        bulk.fill_multipliers(packed, start, out)
+        cpu_backend.fill_multipliers(packed, start, out)
 
 
 def _multiplier_at(packed: tables.SegmentTable, step: int) -> float:

@@ -241,6 +241,8 @@ class PresetSchedule(Schedule):
                 values[parameter.name] = _choice(parameter.name, value, parameter.choices)
             elif parameter.kind in ("counts", "floats"):
                 values[parameter.name] = _number_list(parameter, value)
+            elif parameter.kind in _STRUCTURED_KINDS:
+                values[parameter.name] = _STRUCTURED_KINDS[parameter.kind](parameter, value)
             else:
                 values[parameter.name] = _number(
                     parameter.name,
@@ -258,7 +260,14 @@ class PresetSchedule(Schedule):
             raise ValueError(f"sweep parameters must have one common length; {listed}")
 
     def array_parameters(self) -> dict[str, int]:
-        return {key: len(value) for key, value in self.values.items() if segments.is_array(value)}
+        found = {}
+        for key, value in self.values.items():
+            if segments.is_array(value):
+                found[key] = len(value)
+            elif isinstance(value, list):  # a "schedules" or "kwargs" parameter: its schedules' arrays, by place
+                for i, part in enumerate(value):
+                    found.update({f"{key}[{i}].{name}": n for name, n in part.array_parameters().items()})
+        return found
 
     def build(self, context: Context) -> list[Item]:
         values = {
@@ -270,10 +279,14 @@ class PresetSchedule(Schedule):
     @property
     def params(self) -> dict[str, Any]:
         """The parameters given, as plain data (per-config arrays as lists)."""
-        return {
-            key: _spec_value(self.values[key] if segments.is_array(self.values.get(key)) else value)
-            for key, value in self.given.items()
-        }
+        spec = {}
+        for key, value in self.given.items():
+            kind = self.preset.parameter(key).kind
+            if kind in _STRUCTURED_KINDS:
+                spec[key] = _structured_spec(kind, self.values[key])
+            else:
+                spec[key] = _spec_value(self.values[key] if segments.is_array(self.values.get(key)) else value)
+        return spec
 
     def to_spec(self) -> dict[str, Any]:
         return {"schedule": self.name, **self.params}
@@ -301,6 +314,76 @@ def _number_list(parameter: registry.Parameter, value: Any) -> tuple[float, ...]
             checked.append(float(check_float(parameter.name, arr, parameter.signed)))
     return tuple(checked)
 
+
+def _flag(parameter: registry.Parameter, value: Any) -> Any:
+    """A "flag" parameter: a bool, or a 1-D sequence of bools (one per config)."""
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    items = list(value) if _is_sequence(value) else None
+    if items is None or not items or not all(isinstance(item, (bool, np.bool_)) for item in items):
+        raise TypeError(
+            f"`{parameter.name}` must be a bool or a list of bools, got {type(value).__name__} {value!r:.80}"
+        )
+    return np.asarray(items, dtype=bool)
+
+
+def _mapping(parameter: registry.Parameter, value: Any) -> tuple[tuple[float, float], ...]:
+    """A "mapping" parameter ({count: number}, optax's boundaries_and_scales), the same for every config, as (count,
+    number) pairs in the given order. Keys may be numeric strings: a JSON spec's keys are strings."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"`{parameter.name}` must be a dict of {{step: number}}, got {type(value).__name__}")
+    pairs: dict[float, float] = {}
+    for key, item in value.items():
+        try:
+            number = float(key) if isinstance(key, str) else key
+        except ValueError:
+            raise ValueError(f"`{parameter.name}` must have steps as keys, got the key {key!r}") from None
+        count = float(check_count(parameter.name, as_numeric(parameter.name, number)))
+        if count in pairs:
+            raise ValueError(f"`{parameter.name}` has the step {plain(number)} twice")
+        arr = as_numeric(parameter.name, item)
+        if arr.ndim != 0:
+            raise ValueError(f"`{parameter.name}` must map each step to one number (the same for every config)")
+        pairs[count] = float(check_float(parameter.name, arr, parameter.signed))
+    return tuple(pairs.items())
+
+
+def _schedule_list(parameter: registry.Parameter, value: Any) -> list[Schedule]:
+    """A "schedules" parameter (schedule objects, preset names or specs), or a "kwargs" one (dicts of the parameters
+    of the preset `parameter.choices[0]`), as a list of schedules."""
+    if not _is_sequence(value):
+        raise TypeError(f"`{parameter.name}` must be a list, got {type(value).__name__}")
+    if parameter.kind == "schedules":
+        return [as_schedule(item, f"{parameter.name}[{i}]") for i, item in enumerate(value)]
+    schedules = []
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            what = f"a dict of {parameter.choices[0]}'s parameters"
+            raise TypeError(f"`{parameter.name}[{i}]` must be {what}, got {type(item).__name__}")
+        schedules.append(PresetSchedule(parameter.choices[0], **item))
+    return schedules
+
+
+def _structured_spec(kind: str, value: Any) -> Any:
+    """A "flag", "mapping", "schedules" or "kwargs" parameter as plain data."""
+    if kind == "mapping":
+        return {_count_spec(key): item for key, item in value}
+    if kind == "schedules":
+        return [item.to_spec() for item in value]
+    if kind == "kwargs":
+        return [item.params for item in value]
+    return _spec_value(value)
+
+
+# Parameter kinds beyond numbers, choices and lists of numbers (registry.Parameter): their validation.
+_STRUCTURED_KINDS: dict[str, Callable[[registry.Parameter, Any], Any]] = {
+    "flag": _flag,
+    "mapping": _mapping,
+    "schedules": _schedule_list,
+    "kwargs": _schedule_list,
+}
 
 _BUILDERS: dict[str, Callable[[dict[str, Any], Context], list[Item]]] = {}
 

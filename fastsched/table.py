@@ -163,31 +163,13 @@ class SegmentTable:
                 at_first = (np.asarray(first) - c[:, L.ORIGIN] + c[:, L.SHIFT]) / c[:, L.SPAN]
                 inverse_sqrt = scale / np.sqrt(np.maximum(at_first, 0.0)) + offset
                 value = np.where(code == _shape_code("inverse_sqrt"), inverse_sqrt, value)
-            known = np.isin(code, [_shape_code(name) for name in _BOUNDED_SHAPES])
+            from .kernels.shapes import BOUNDED_SHAPES
+
+            known = np.isin(code, [_shape_code(name) for name in BOUNDED_SHAPES])
             value = np.where(known, value, np.inf)
             low = np.where(np.isfinite(c[:, L.LOW]), np.abs(c[:, L.LOW]), 0.0)
             return np.maximum(value, low) * np.abs(c[:, L.POST_SCALE]) + np.abs(c[:, L.POST_OFFSET])
 
-
-# shapes whose |value| max_abs_value can bound: fraction * SCALE + OFFSET with fraction within its progress
-_BOUNDED_SHAPES = (
-    "constant",
-    "linear",
-    "linear_remaining",
-    "linear_one_minus",
-    "linear_lerp",
-    "cosine",
-    "cosine_restarts",
-    "cosine_rising",
-    "polynomial",
-    "inverse_sqrt",
-    "sqrt_rising",
-    "sqrt_falling",
-    "tanh_fraction",
-    "cosine_powers",
-    "polynomial_powers",
-    "stairs",
-)
 
 _CODES: dict[str, int] = {}
 
@@ -372,7 +354,7 @@ def _pack_items(items: list[Any], n: int) -> SegmentTable:
     codes = np.empty((n, num_rows), dtype=np.int64)
     cols = np.empty((n, num_rows, L.NUM_COLUMNS), dtype=np.float64)
     for r, (shape, _, _) in enumerate(rows):
-        codes[:, r] = _codes_of(shape, n) if shape != "cycle" else cycle_code
+        codes[:, r] = cycle_code if isinstance(shape, str) and shape == "cycle" else _codes_of(shape, n)
         for index, value in enumerate(values[r]):
             cols[:, r, index] = value
     _order_starts(codes, cols, top)
@@ -410,14 +392,11 @@ def _order_starts(codes: np.ndarray, cols: np.ndarray, top: list[int]) -> None:
         previous = start
         if codes[0, r] == cycle_code and position + 1 < len(top):
             limits = cols[:, r, L.CYCLE_LIMIT]
-            if np.isfinite(limits).all():
-                ends = np.empty(cols.shape[0])
-                for i in range(cols.shape[0]):
-                    out = np.empty(1)
-                    cpu.first_steps_of_cycles(cols[i, r], np.array([limits[i]]), out)
-                    ends[i] = out[0]
-                following = top[position + 1]
-                cols[:, following, L.START] = np.minimum(cols[:, following, L.START], ends)
+            ends = np.full(cols.shape[0], np.inf)  # configs whose cycles never end keep their successor's start
+            for i in np.flatnonzero(np.isfinite(limits)):
+                cpu.first_steps_of_cycles(cols[i, r], limits[i : i + 1], ends[i : i + 1])
+            following = top[position + 1]
+            cols[:, following, L.START] = np.minimum(cols[:, following, L.START], ends)
 
 
 def evaluate(schedule: Schedule, step: Any, n: int, reference_lr: Any) -> Any:

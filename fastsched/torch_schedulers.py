@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import operator
 import sys
 import warnings
 from typing import Any
@@ -101,7 +100,7 @@ class TableScheduler(LambdaLR):
     """
 
     # The table and the lr_lambdas it was built with: caches, outside the __dict__ that is the scheduler's state.
-    __slots__ = ("_table", "_table_lambdas")
+    __slots__ = ("_armed", "_table", "_table_lambdas")
 
     def __init__(self, optimizer: Optimizer, name: str | enum.Enum, last_epoch: int = -1, **schedule_params: Any):
         if not isinstance(optimizer, Optimizer):
@@ -110,6 +109,7 @@ class TableScheduler(LambdaLR):
         self._table = ScheduleTable.for_optimizer(name, optimizer, schedule_params)
         lr_lambda = functools.partial(ScheduleFunction(self._table), **self._table.keywords)
         self._table_lambdas = [lr_lambda] * len(optimizer.param_groups)
+        self._armed = None  # step()'s table lookup waits for the step that checks the call order
         super().__init__(optimizer, lr_lambda, last_epoch)
 
     @property
@@ -147,34 +147,25 @@ class TableScheduler(LambdaLR):
         and a multiply per group. Otherwise it is torch's step(): the order warnings and the deprecated
         ``step(epoch)``'s at the caller's line, tensor lrs filled in place, replaced lr_lambdas called.
         """
-        if epoch is None and self._step_count > 1 and self.lr_lambdas == self._table_lambdas:
-            # Each group's lr must still be the float the last step wrote: a tensor, or a value set since, takes
-            # torch's path below (a tensor is filled in place, never replaced).
+        # _armed is the scheduler's own lr_lambdas once the step torch checks the call order at is past (None before):
+        # equal to lr_lambdas, the step is a table lookup. Float lrs are replaced, as LambdaLR does; a tensor (a
+        # compiled step's lr) takes torch's path below, which fills it in place.
+        if epoch is None and self.lr_lambdas == self._armed:
             groups = self.optimizer.param_groups
-            if len(groups) == 2:  # Trainer's two groups (decay / no decay), unrolled: ~30% cheaper
+            if len(groups) == 2:  # Trainer's two groups (decay / no decay), unrolled
                 first, second = groups
-                try:
-                    last_first_lr, last_second_lr = self._last_lr
-                    first_base_lr, second_base_lr = self.base_lrs
-                except ValueError:  # a group added or removed: torch's path raises, as LambdaLR does
-                    pass
-                else:
-                    if first["lr"] is last_first_lr and second["lr"] is last_second_lr:
-                        step = self.last_epoch + 1
-                        table = self._table
-                        try:  # ScheduleTable.multiplier, inlined (a call costs as much as the rest of the step)
-                            multiplier = table.values[step] if 0 <= step < table.size else table.multiplier(step)
-                        except TypeError:  # a float last_epoch set by hand
-                            multiplier = table.multiplier(step)
-                        first["lr"] = first_lr = first_base_lr * multiplier
-                        second["lr"] = second_lr = second_base_lr * multiplier
-                        self._last_lr = [first_lr, second_lr]
-                        self._step_count += 1
-                        self.last_epoch = step
-                        return
-            elif len(groups) == len(self._last_lr) == len(self.base_lrs) and all(
-                map(operator.is_, (group["lr"] for group in groups), self._last_lr)
-            ):
+                if type(first["lr"]) is float is type(second["lr"]):
+                    step = self.last_epoch + 1
+                    table = self._table  # ScheduleTable.multiplier, inlined (a call costs as much as the rest)
+                    multiplier = table.values[step] if 0 <= step < table.size else table.multiplier(step)
+                    base_first, base_second = self.base_lrs
+                    first["lr"] = first_lr = base_first * multiplier
+                    second["lr"] = second_lr = base_second * multiplier
+                    self._last_lr = [first_lr, second_lr]
+                    self._step_count += 1
+                    self.last_epoch = step
+                    return
+            elif len(groups) == len(self.base_lrs) and all(type(group["lr"]) is float for group in groups):
                 step = self.last_epoch + 1
                 multiplier = self._table.multiplier(step)
                 self._last_lr = lrs = [base_lr * multiplier for base_lr in self.base_lrs]
@@ -210,6 +201,8 @@ class TableScheduler(LambdaLR):
         self._last_lr = [
             group["lr"].clone() if isinstance(group["lr"], Tensor) else group["lr"] for group, _ in updates
         ]
+        if self._step_count > 1:
+            self._armed = self._table_lambdas
 
     def state_dict(self) -> dict[str, Any]:
         """LambdaLR's state (``__dict__`` but the optimizer, and the lr_lambdas' ``__dict__``), with a record of the

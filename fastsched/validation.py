@@ -7,6 +7,7 @@ Parameters arrive as Python or numpy scalars, or 1-D array-likes (a sweep's per-
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -132,3 +133,52 @@ def check_steps(steps: Any) -> tuple[np.ndarray, bool]:
         bad = arr[(arr < 0) | (arr > MAX_STEP)][0]
         raise ValueError(f"`steps` must be non-negative integers (at most 2**53 - 1), got {plain(bad)}")
     return np.ascontiguousarray(arr, dtype=np.int64), False
+
+
+# -- outputs ---------------------------------------------------------------------------------------------------------
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(nbytes: int, what: str) -> None:
+    available = _available_memory()
+    if nbytes > available:
+        raise MemoryError(
+            f"{what} needs {nbytes / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB available; "
+            "reduce `num_steps` or the number of configs, or pass `out=` (an np.memmap, say)"
+        )
+
+
+def check_out(
+    shape: tuple[int, ...],
+    dtype: Any,
+    out_dtype: Any,
+    out_shape: tuple[int, ...],
+    *,
+    contiguous: bool,
+    writeable: bool = True,
+) -> None:
+    """The checks every backend makes of a given `out` (a numpy array here, a torch CUDA tensor in fastsched.gpu)."""
+    if out_dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"`out` must have dtype float32 or float64, got {out_dtype}")
+    if dtype is not None and check_dtype(dtype) != out_dtype:
+        raise TypeError(f"`out` has dtype {out_dtype} but `dtype` is {np.dtype(dtype)}")
+    if out_shape != shape:
+        raise ValueError(f"`out` must have shape {shape}, got {out_shape}")
+    if not (contiguous and writeable):
+        raise ValueError("`out` must be a C-contiguous, aligned, writeable array")
+
+
+def check_range(start: int, num_steps: int) -> None:
+    last_step = start + num_steps - 1
+    if num_steps and last_step > MAX_STEP:
+        raise ValueError(f"`start` + `num_steps` must stay below 2**53, got last step {last_step}")

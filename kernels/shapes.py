@@ -13,7 +13,8 @@ Where a reference library's values are promised bit for bit (transformers' multi
 follows that library's operations in its order (each shape says whose); the segment's ``SCALE`` and ``OFFSET``
 then leave a plain value unchanged (``x * 1.0 + 0.0 == x``).
 
-SHAPES[code] is the shape of code ``code``; a new shape is a function here, appended to SHAPES.
+SHAPES[code] is the shape of code ``code``; a new shape is a function here, appended to SHAPES (and named in
+BOUNDED_SHAPES when its value is a fraction in [0, 1] times SCALE plus OFFSET).
 """
 
 import math
@@ -226,6 +227,25 @@ def cyclic(step, c, method):
     return c[c_.OFFSET] + height
 
 
+@register_jitable
+def exponential_floordiv(step, c, method):
+    """SCALE * P0 ** (elapsed // SPAN) + OFFSET with Python's floor division of floats (numba's is the same,
+    fmod-based): timm's StepLRScheduler, decay_rate ** (t // decay_t), whose decay_t may be a float. The
+    `exponential` staircase takes floor(elapsed / SPAN), a stair early where the quotient rounds up to a whole
+    number: 3 // 0.1 == 29.0 but floor(3 / 0.1) == 30."""
+    return c[c_.SCALE] * c[c_.P0] ** (elapsed(step, c) // c[c_.SPAN]) + c[c_.OFFSET]
+
+
+@register_jitable
+def stairs_by_position(step, c, method):
+    """fraction = floor(position * P0 / SPAN) / P0 in that order, position = elapsed (P1 = 0) or END - step
+    (P1 = 1): DeepSpeed OneCycle's stairs, cycle_iteration * stair_count / cycle_first_step_size rising and
+    (total_size - cycle_iteration) * stair_count / cycle_second_step_size falling. (`stairs` floors
+    progress * P0, a stair low where progress rounds down: (15 / 22) * 22 < 15.)"""
+    position = elapsed(step, c) if c[c_.P1] == 0.0 else c[c_.END] - step
+    return affine(floor_of(divide(position * c[c_.P0], c[c_.SPAN], method), method) / c[c_.P0], c)
+
+
 # SHAPES[code]: the shape with code `code` (fastsched.segments names them); CYCLE must stay code 0.
 SHAPES = (
     cycle,
@@ -249,6 +269,29 @@ SHAPES = (
     stairs,
     inverse_linear,
     cyclic,
+    exponential_floordiv,
+    stairs_by_position,
 )
 SHAPE_NAMES = tuple(shape.__name__ for shape in SHAPES)
+# Shapes whose value is fraction * SCALE + OFFSET with the fraction within [0, 1] (or its progress, for a linear):
+# fastsched.table.max_abs_value bounds them without computing; any other shape's bound is computed.
+BOUNDED_SHAPES = (
+    "constant",
+    "linear",
+    "linear_remaining",
+    "linear_one_minus",
+    "linear_lerp",
+    "cosine",
+    "cosine_restarts",
+    "cosine_rising",
+    "polynomial",
+    "inverse_sqrt",
+    "sqrt_rising",
+    "sqrt_falling",
+    "tanh_fraction",
+    "cosine_powers",
+    "polynomial_powers",
+    "stairs",
+    "stairs_by_position",
+)
 CYCLE = 0

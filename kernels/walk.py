@@ -86,9 +86,11 @@ def cycle_first_step(head, i):
     """The first (whole) step of cycle i, by cycle_index itself (exact at boundaries that round)."""
     origin = head[L.START]
     step = float(math.ceil(origin + cycle_offset(head, i)))
+    if not step < 2.0**53:  # past whole steps (or inf): no step to correct, and step -= 1.0 would not move
+        return step
     while step - 1.0 >= origin and cycle_index(head, step - 1.0 - origin) >= i:
         step -= 1.0
-    while cycle_index(head, step - origin) < i:
+    while step < 2.0**53 and cycle_index(head, step - origin) < i:
         step += 1.0
     return step
 

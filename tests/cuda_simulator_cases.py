@@ -20,6 +20,7 @@ import pytest
 if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
     pytest.skip("needs NUMBA_ENABLE_CUDASIM=1 before numba.cuda is imported", allow_module_level=True)
 
+from examples import EDGE_CASES, EXAMPLES
 from fastsched.kernels import cpu, layout, numerics
 from fastsched.kernels import cuda as cuda_kernels
 from numba import cuda
@@ -29,32 +30,8 @@ from fastsched import table as tables
 
 FLOAT64_TOLERANCE = 1e-12
 
-# One demanding config per schedule type: warmup, the end of training and beyond, many cycles.
-CONFIGS = {
-    "constant": {},
-    "constant_with_warmup": {"num_warmup_steps": 13},
-    "linear": {"num_warmup_steps": 10, "num_training_steps": 90},
-    "cosine": {"num_warmup_steps": 7, "num_training_steps": 60, "num_cycles": 100.0},
-    "cosine_with_restarts": {"num_warmup_steps": 5, "num_training_steps": 80, "num_cycles": 3},
-    "polynomial": {"num_warmup_steps": 20, "num_training_steps": 20, "lr_end": 1e-4, "power": 2.0},
-    "inverse_sqrt": {"num_warmup_steps": 9},
-    "cosine_with_min_lr": {"num_warmup_steps": 4, "num_training_steps": 70, "min_lr": 2e-4},
-    "cosine_warmup_with_min_lr": {
-        "num_warmup_steps": 12,
-        "num_training_steps": 100,
-        "min_lr_rate": 0.1,
-        "warmup_lr_rate": 0.25,
-    },
-    "warmup_stable_decay": {
-        "num_warmup_steps": 10,
-        "num_stable_steps": 30,
-        "num_decay_steps": 40,
-        "warmup_type": "1-sqrt",
-        "decay_type": "cosine",
-        "min_lr_ratio": 0.05,
-        "num_cycles": 2.5,
-    },
-}
+# Every example (tests/examples.py) and the demanding edge cases: many cycles, W == T, every WSD shape.
+CONFIGS = {**EXAMPLES, **{f"{name}-{i}": (name, params) for i, (name, params) in enumerate(EDGE_CASES[3:10])}}
 BASE_LR = 1e-3
 # Compositions: cycles (closed-form cycle index, stretched and decayed), joins, warmups, floors, cooldowns.
 COMPOSED = {
@@ -69,8 +46,16 @@ COMPOSED = {
 
 
 def packed(name: str, base_lr=BASE_LR) -> tables.SegmentTable:
-    schedule = fastsched.schedule(COMPOSED[name]) if name in COMPOSED else fastsched.schedule(name, **CONFIGS[name])
-    return tables.pack(schedule, base_lr)
+    if name in COMPOSED:
+        return tables.pack(fastsched.schedule(COMPOSED[name]), base_lr)
+    preset, params = config(name)
+    return tables.pack(fastsched.schedule(preset, **params), base_lr)
+
+
+def config(name: str) -> tuple[str, dict]:
+    """(preset, params) of CONFIGS[name] (an example is keyed by its preset's name)."""
+    value = CONFIGS[name]
+    return value if isinstance(value, tuple) else (name, value)
 
 
 def cpu_table(table: tables.SegmentTable, start: int, num_steps: int) -> np.ndarray:
@@ -242,7 +227,7 @@ def test_cuda_kernels_write_only_inside_the_output():
 def simulated_gpu(monkeypatch):
     import torch
 
-    from fastsched import bulk, gpu
+    from fastsched import bulk, gpu  # bulk: the front door resolves the device
 
     def launch_on_cpu_tensors(launcher, device, *args):
         launcher(*(a.numpy() if isinstance(a, torch.Tensor) else a for a in args), 0)
@@ -262,19 +247,19 @@ def test_cuda_bulk_api_glue_trajectory_and_multipliers(simulated_gpu, name):
     torch = simulated_gpu
     import fastsched
 
-    params = CONFIGS[name]
-    got = fastsched.trajectory(name, 120, base_lr=BASE_LR, start=4, device="cuda", **params)
+    preset, params = config(name)
+    got = fastsched.trajectory(preset, 120, base_lr=BASE_LR, start=4, device="cuda", **params)
     assert isinstance(got, torch.Tensor) and got.dtype == torch.float64 and got.shape == (120,)
     np.testing.assert_allclose(
         got.numpy(), cpu_table(packed(name), 4, 120)[0], rtol=0, atol=FLOAT64_TOLERANCE * BASE_LR
     )
 
     steps = [119, 0, 2**40, 60]
-    at = fastsched.multipliers(name, steps, base_lr=BASE_LR, device="cuda", **params)
-    want = fastsched.multipliers(name, steps, base_lr=BASE_LR, **params)
+    at = fastsched.multipliers(preset, steps, base_lr=BASE_LR, device="cuda", **params)
+    want = fastsched.multipliers(preset, steps, base_lr=BASE_LR, **params)
     np.testing.assert_allclose(at.numpy(), want, rtol=0, atol=FLOAT64_TOLERANCE)
-    scalar = fastsched.multipliers(name, 7, base_lr=BASE_LR, device="cuda", **params)
-    expected = float(fastsched.multipliers(name, 7, base_lr=BASE_LR, **params))
+    scalar = fastsched.multipliers(preset, 7, base_lr=BASE_LR, device="cuda", **params)
+    expected = float(fastsched.multipliers(preset, 7, base_lr=BASE_LR, **params))
     assert scalar.shape == () and float(scalar) == pytest.approx(expected, abs=FLOAT64_TOLERANCE)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from examples import SCHEDULE_NAMES
 from hypothesis import strategies as st
 
 warmup = st.integers(0, 300)
@@ -64,17 +65,3 @@ def schedule_length(params: dict) -> int:
     length = max(warm, params.get("num_training_steps") or 0)
     length = max(length, warm + params.get("num_stable_steps", 0) + params.get("num_decay_steps", 0))
     return max(1, length)
-
-
-SCHEDULE_NAMES = [
-    "constant",
-    "constant_with_warmup",
-    "linear",
-    "cosine",
-    "cosine_with_restarts",
-    "polynomial",
-    "inverse_sqrt",
-    "cosine_with_min_lr",
-    "cosine_warmup_with_min_lr",
-    "warmup_stable_decay",
-]

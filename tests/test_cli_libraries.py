@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def _multi_step(values: dict[str, Any], context: Any) -> list[Any]:
 def _decay(values: dict[str, Any], context: Any) -> list[Any]:
     """init_value x a linear decay over decay_steps."""
     decay = fastsched.schedule("linear", num_warmup_steps=0, num_training_steps=values["decay_steps"])
-    return fastsched.scale(decay, values["init_value"]).build(context)
+    return fastsched.scale(decay, values["init_value"] * (0.5 if values["halve"] else 1.0)).build(context)
 
 
 FAKES = [
@@ -87,7 +88,8 @@ FAKES = [
         (
             Parameter("init_value", "float", help="first value"),
             Parameter("decay_steps", "count", help="steps"),
-            Parameter("halve", "flag", False, help="halve the values"),  # a kind the command line has no form for
+            Parameter("halve", "flag", False, help="halve the values"),
+            Parameter("scales", "mapping", None, help="unused"),  # a kind the command line has no form for
         ),
         "a linear decay from init_value",
         builder=f"{__name__}:_decay",
@@ -106,14 +108,14 @@ def fake_presets(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
 def test_list_groups_presets_by_library_and_shows_one_library(capsys):
     result = run(capsys, "list")
     assert_success(result)
-    assert "Libraries: transformers (10), fakelib (3), otherlib (1)" in result.out
+    counts = Counter(preset.library for preset in registry.PRESETS.values())  # the real libraries, then the fakes
+    assert "Libraries: " + ", ".join(f"{library} ({count})" for library, count in counts.items()) in result.out
+    assert next(iter(counts)) == "transformers" and list(counts)[-2:] == ["fakelib", "otherlib"]
     sections = result.out.split("\n== ")
     assert [section.split("\n", 1)[0] for section in sections[1:]] == [
-        "transformers: 10 schedules ==",
-        "fakelib: 3 schedules ==",
-        "otherlib: 1 schedule ==",
+        f"{library}: {count} schedule{'s' if count > 1 else ''} ==" for library, count in counts.items()
     ]
-    assert "\nfakelib.OneCycleLR: a linear decay from max_lr" in sections[2]
+    assert "\nfakelib.OneCycleLR: a linear decay from max_lr" in sections[list(counts).index("fakelib") + 1]
     assert "\ncosine: " in sections[1] and "fakelib" not in sections[1]
 
     result = run(capsys, "list", "fakelib")
@@ -130,7 +132,7 @@ def test_list_groups_presets_by_library_and_shows_one_library(capsys):
     assert "\nfakelib.CyclicLR: " in result.out and "OneCycleLR" not in result.out
 
     result = run(capsys, "list", "nolib")
-    assert_one_line_error(result, "no library or schedule 'nolib'; the libraries are transformers, fakelib, otherlib")
+    assert_one_line_error(result, f"no library or schedule 'nolib'; the libraries are {', '.join(counts)}")
 
 
 def test_library_presets_are_names_with_their_own_options(capsys):
@@ -210,9 +212,22 @@ def test_a_list_parameter_takes_items_separated_by_colons_and_each_list_is_a_con
 
 def test_a_parameter_of_a_kind_the_command_line_cannot_take_is_listed_for_specs(capsys):
     listing = run(capsys, "list", "otherlib").out
-    assert "  halve                      halve the values (not settable from the command line: use --spec)" in listing
-    result = run(capsys, "plot", "otherlib.linear_decay", "--init-value", "1", "--decay-steps", "4", "--halve", "1")
-    assert_one_line_error(result, "unrecognized arguments: --halve 1")
+    assert "  scales                          unused (not settable from the command line: use --spec)" in listing
+    result = run(capsys, "plot", "otherlib.linear_decay", "--init-value", "1", "--decay-steps", "4", "--scales", "1")
+    assert_one_line_error(result, "unrecognized arguments: --scales 1")
+
+
+def test_a_flag_is_true_or_false_and_each_value_is_a_config(capsys):
+    assert "  --halve BOOL     default False  halve the values" in run(capsys, "list", "otherlib").out
+    decay = ["sweep", "otherlib.linear_decay", "--init-value", "1", "--decay-steps", "4", "--num-steps", "3"]
+    assert_success(run(capsys, *decay, "--halve", "false,TRUE,0,yes", "-o", "flags.npy"))
+    expected = np.array([[1, 0.75, 0.5]]) * np.array([[1.0], [0.5], [1.0], [0.5]])
+    np.testing.assert_array_equal(np.load("flags.npy"), expected)
+    assert Path("flags.configs.csv").read_text().splitlines()[1:3] == ["1.0,4,False,1.0", "1.0,4,True,1.0"]
+    assert_one_line_error(
+        run(capsys, *decay, "--halve", "maybe", "-o", "x.npy"), "argument --halve: must be true or false, got 'maybe'"
+    )
+    assert not Path("x.npy").exists()
 
 
 def test_plot_overlays_schedules_of_different_libraries_to_where_the_longest_ends(capsys):

@@ -188,6 +188,25 @@ def test_a_million_short_cycles_cost_nothing_and_any_start_is_exact():
     np.testing.assert_allclose(fastsched.trajectory(cycled, 3, start=far), [2 / 3, 1 / 3, 1.0], rtol=0, atol=1e-12)
 
 
+def test_cycles_whose_boundaries_pass_2_to_the_53_end_promptly():
+    """Past 2**53 whole steps no longer differ by one: the search for a cycle's first step stops there."""
+    growing = fastsched.cycles("constant", 3, period_mul=2.0)
+    np.testing.assert_array_equal(fastsched.trajectory(growing, 3, start=2**53 - 10), [1.0, 1.0, 1.0])
+    limited = fastsched.join([fastsched.cycles(LINEAR, 3, period_mul=2.0, limit=60), "constant"], [2**53 - 1])
+    # step 2**53 - 2 is in cycle 51, which starts at 3 * (2**51 - 1) and stretches the 80-step linear by 2**51
+    in_cycle_51 = 1 - (2**53 - 2 - 3 * (2**51 - 1)) / 2**51 / 80
+    np.testing.assert_allclose(fastsched.multipliers(limited, [2**53 - 2, 2**53 - 1]), [in_cycle_51, 1.0], atol=1e-12)
+
+
+def test_a_sweep_of_cycle_limits_ends_each_config_where_its_own_limit_does():
+    inner = {"schedule": "linear", "num_warmup_steps": 0, "num_training_steps": 4}
+    limits = [1, 2, 3]
+    swept = fastsched.sweep(fastsched.join([fastsched.cycles(inner, 4, limit=np.array(limits)), "constant"], [13]), 14)
+    tooth = [1.0, 0.75, 0.5, 0.25]
+    for row, limit in zip(swept, limits, strict=True):
+        np.testing.assert_array_equal(row, tooth * limit + [0.0] * (13 - 4 * limit) + [1.0])
+
+
 def test_cycles_refuse_nested_cycles_and_bad_periods():
     inner = fastsched.cycles(LINEAR, 10)
     with pytest.raises(ValueError, match="already cycles"):
@@ -308,3 +327,61 @@ def test_spec_errors_name_what_is_wrong():
         fastsched.schedule({"schedule": "cosinus"})
     with pytest.raises(TypeError, match="go into the schedule object"):
         fastsched.trajectory(fastsched.schedule(COSINE), 10, num_warmup_steps=3)
+
+
+# -- the schedulers ------------------------------------------------------------------------------------------------
+
+
+def two_group_optimizer(torch, lr_type=float):
+    first, second = torch.zeros(3, requires_grad=True), torch.zeros(2, requires_grad=True)
+    groups = [{"params": [first]}, {"params": [second], "lr": lr_type(4e-4)}]
+    return torch.optim.SGD(groups, lr=1e-3)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: next(iter(s)))
+def test_the_torch_scheduler_steps_a_composition_and_resumes_it_exactly(spec):
+    torch = pytest.importorskip("torch")
+    import io
+
+    composed = fastsched.schedule(spec)
+    expected = values(composed, np.arange(120))
+    optimizer = two_group_optimizer(torch)
+    scheduler = fastsched.TableScheduler(optimizer, composed)
+    for step in range(60):
+        assert [group["lr"] for group in optimizer.param_groups] == pytest.approx(
+            [1e-3 * expected[step], 4e-4 * expected[step]], rel=1e-15, abs=0
+        )
+        optimizer.step()
+        scheduler.step()
+    buffer = io.BytesIO()
+    torch.save(scheduler.state_dict(), buffer)
+    state = torch.load(io.BytesIO(buffer.getvalue()), weights_only=True)
+    assert state["schedule"]["spec"] == composed.to_spec()
+
+    resumed_optimizer = two_group_optimizer(torch)
+    resumed = fastsched.TableScheduler(resumed_optimizer, fastsched.schedule(state["schedule"]["spec"]))
+    resumed.load_state_dict(state)
+    for group, lr in zip(resumed_optimizer.param_groups, scheduler.get_last_lr(), strict=True):
+        group["lr"] = lr
+    for _ in range(60):
+        resumed_optimizer.step()
+        resumed.step()
+        scheduler.optimizer.step()
+        scheduler.step()
+        assert resumed.get_last_lr() == scheduler.get_last_lr()
+    unpickled = pickle.loads(pickle.dumps(scheduler))
+    assert unpickled.multiplier(100) == scheduler.multiplier(100) == expected[100]
+
+
+@pytest.mark.parametrize("spec", SPECS[1:4], ids=lambda s: next(iter(s)))
+def test_the_gpu_scheduler_runs_a_composition_on_cpu_tensors(spec):
+    torch = pytest.importorskip("torch")
+    composed = fastsched.schedule(spec)
+    expected = values(composed, np.arange(80))
+    optimizer = two_group_optimizer(torch)
+    scheduler = fastsched.CudaScheduler(optimizer, composed, device="cpu", lr_dtype=torch.float64)
+    for step in range(80):
+        lrs = [float(group["lr"]) for group in optimizer.param_groups]
+        np.testing.assert_allclose(lrs, [1e-3 * expected[step], 4e-4 * expected[step]], rtol=1e-15, atol=0)
+        scheduler.step()
+    assert scheduler.state_dict()["schedule"]["spec"] == composed.to_spec()

@@ -24,10 +24,11 @@ import numpy as np
 import pytest
 import torch
 import transformers.optimization as transformers_optimization
+from examples import SCHEDULE_NAMES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import float32_ulp, transformers_multipliers
-from strategies import SCHEDULE_NAMES, configs, schedule_length
+from strategies import configs, schedule_length
 
 import fastsched
 from fastsched import gpu

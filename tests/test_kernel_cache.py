@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import compileall
 import hashlib
-import importlib
 import json
 import os
 import shutil
@@ -27,8 +26,9 @@ from fastsched.kernels import compiler
 import fastsched
 
 REPO = Path(__file__).resolve().parents[1]
-# The one place that reads the bulk layer's internals (its parallel thresholds): the module behind fastsched.sweep.
-bulk = importlib.import_module(fastsched.sweep.__module__)
+# The one place that reads the bulk layer's internals (its parallel thresholds): the CPU backend.
+from fastsched import cpu_backend as bulk  # noqa: E402  (the CPU backend: its parallel thresholds)
+
 # Enough elements for bulk's parallel kernels in a fresh process.
 LARGE_STEPS = bulk.PARALLEL_THRESHOLD // 4 + 1
 COSINE = dict(base_lr=1e-3, num_warmup_steps=100, num_training_steps=2000)
@@ -320,7 +320,7 @@ MIXED_PROBE = """
 import json, sys
 import numpy as np
 import fastsched
-from fastsched import bulk, table
+from fastsched import cpu_backend, table
 cases = json.loads(sys.argv[1])
 out = {}
 for index in json.loads(sys.argv[2]):
@@ -329,7 +329,7 @@ for index in json.loads(sys.argv[2]):
     for method in (0, 1, 2):
         for dtype in ("float64", "float32"):
             values = np.empty((1, 16), dtype=dtype)
-            bulk.fill(packed, 0, values, method)
+            cpu_backend.fill(packed, 0, values, method)
             out[f"{index}-{method}-{dtype}"] = values[0].astype(float).tolist()
 print(json.dumps(out))
 """

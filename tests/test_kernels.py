@@ -6,7 +6,7 @@
   the schedule's length, against transformers; LIBM bit for bit;
 - parallel tiles, start offsets and thread counts; constant segments filled with the shape's own value; rows of
   different schedules (and different segment counts) in one table; cycles cut across tiles;
-- how bulk.fill picks the method (by the largest angle) and the kernel (serial until the parallel runtime runs),
+- how backend.fill picks the method (by the largest angle) and the kernel (serial until the parallel runtime runs),
   and that kernels hold only the loops of the shapes a table uses;
 - memmap outputs written and released chunk by chunk (a small file, small chunks).
 """
@@ -17,54 +17,21 @@ import math
 
 import numpy as np
 import pytest
+from examples import EDGE_CASES, EXAMPLES
 from fastsched.kernels import cpu, layout, numerics, shapes
 from numba import njit
 from numba.extending import register_jitable
 from reference import float32_ulp, transformers_multipliers
 
 import fastsched
-from fastsched import bulk
+from fastsched import cpu_backend as backend
 from fastsched import table as tables
 
 FLOAT64_TOLERANCE = 1e-12
 METHODS = {"libm": numerics.LIBM, "reduced": numerics.REDUCED, "turns": numerics.TURNS}
 
-# (name, params): one config per path, lengths chosen so that 3x the length crosses every segment
-CASES = [
-    ("constant", {}),
-    ("constant_with_warmup", {"num_warmup_steps": 37}),
-    ("linear", {"num_warmup_steps": 37, "num_training_steps": 500}),
-    ("cosine", {"num_warmup_steps": 37, "num_training_steps": 500}),
-    ("cosine", {"num_warmup_steps": 0, "num_training_steps": 333, "num_cycles": 100}),
-    ("cosine_with_restarts", {"num_warmup_steps": 20, "num_training_steps": 700, "num_cycles": 7}),
-    ("cosine_with_restarts", {"num_warmup_steps": 0, "num_training_steps": 1000, "num_cycles": 100}),
-    ("polynomial", {"num_warmup_steps": 50, "num_training_steps": 400, "lr_end": 1e-4, "power": 1.0}),
-    ("polynomial", {"num_warmup_steps": 50, "num_training_steps": 400, "lr_end": 0.0, "power": 0.5}),
-    ("polynomial", {"num_warmup_steps": 0, "num_training_steps": 3, "lr_end": 0.0, "power": 0.1}),
-    ("inverse_sqrt", {"num_warmup_steps": 40}),
-    ("cosine_with_min_lr", {"num_warmup_steps": 37, "num_training_steps": 500, "num_cycles": 3, "min_lr_rate": 0.1}),
-    ("cosine_warmup_with_min_lr", {"num_warmup_steps": 37, "num_training_steps": 500, "min_lr_rate": 0.05}),
-    (
-        "cosine_warmup_with_min_lr",
-        {"num_warmup_steps": 37, "num_training_steps": 500, "min_lr_rate": 0.05, "warmup_lr_rate": 0.2},
-    ),
-    *[
-        (
-            "warmup_stable_decay",
-            {
-                "num_warmup_steps": 60,
-                "num_stable_steps": 100,
-                "num_decay_steps": 240,
-                "warmup_type": warmup,
-                "decay_type": decay,
-                "min_lr_ratio": 0.01,
-                "num_cycles": cycles,
-            },
-        )
-        for warmup in ("linear", "cosine", "1-sqrt")
-        for decay, cycles in (("linear", 0.5), ("cosine", 0.5), ("cosine", 100.0), ("1-sqrt", 0.5))
-    ],
-]
+# (name, params): every example and every edge case (tests/examples.py); 3x a length crosses every segment
+CASES = [*EXAMPLES.items(), *EDGE_CASES]
 CASE_IDS = [f"{name}-{i}" for i, (name, _) in enumerate(CASES)]
 BASE_LR = 3e-3
 
@@ -125,7 +92,7 @@ def compiled(function, *arrays):
 def test_the_reduced_cosine_is_within_1e15_of_libm_up_to_its_limit():
     rng = np.random.default_rng(0)
     angles = np.concatenate(
-        [rng.uniform(-bound, bound, 20_000) for bound in (1.0, 4.0, 100.0, 2e3, 1e5, bulk.REDUCED_MAX_ANGLE)]
+        [rng.uniform(-bound, bound, 20_000) for bound in (1.0, 4.0, 100.0, 2e3, 1e5, backend.REDUCED_MAX_ANGLE)]
         + [np.arange(-1000, 1000) * (math.pi / 2), np.array([0.0, math.pi, -math.pi, 2 * math.pi])]
     )
     expected = 0.5 * (1.0 + np.cos(angles))
@@ -181,10 +148,10 @@ def test_every_shape_is_registered_once_and_cycle_is_code_0():
 
 
 def turns_serves(case: int) -> bool:
-    """TURNS serves angles below bulk.TURNS_MAX_ANGLE only (REDUCED covers the rest)."""
+    """TURNS serves angles below backend.TURNS_MAX_ANGLE only (REDUCED covers the rest)."""
     name, params = CASES[case]
     last_step = 3 * schedule_length(params) + 5
-    return 2 * math.pi * packed(name, params).max_cosine_turns(last_step) < bulk.TURNS_MAX_ANGLE
+    return 2 * math.pi * packed(name, params).max_cosine_turns(last_step) < backend.TURNS_MAX_ANGLE
 
 
 METHOD_CASES = [(case, "reduced") for case in range(len(CASES))]
@@ -393,7 +360,7 @@ def test_methods_follow_the_largest_angle(kernel_calls):
 def test_angles_near_the_reduced_cosines_limit(kernel_calls, over):
     num_steps = 1000
     # the last step's angle sits just below / above REDUCED_MAX_ANGLE
-    cycles = bulk.REDUCED_MAX_ANGLE / (2 * math.pi) * (1.001 if over else 0.99)
+    cycles = backend.REDUCED_MAX_ANGLE / (2 * math.pi) * (1.001 if over else 0.99)
     params = dict(num_warmup_steps=0, num_training_steps=num_steps, num_cycles=cycles)
     got = fastsched.trajectory("cosine", num_steps, **params)
     assert kernel_calls[-1]["method"] == (numerics.LIBM if over else numerics.REDUCED)
@@ -407,10 +374,10 @@ def test_angles_near_the_reduced_cosines_limit(kernel_calls, over):
 
 
 def test_serial_until_the_parallel_runtime_runs(kernel_calls, monkeypatch):
-    monkeypatch.setattr(bulk, "_parallel_runtime_started", False)
-    small = bulk.PARALLEL_THRESHOLD_WHEN_STARTED
+    monkeypatch.setattr(backend, "_parallel_runtime_started", False)
+    small = backend.PARALLEL_THRESHOLD_WHEN_STARTED
     fastsched.trajectory("linear", small, num_warmup_steps=0, num_training_steps=small)
-    fastsched.trajectory("linear", bulk.PARALLEL_THRESHOLD, num_warmup_steps=0, num_training_steps=small)
+    fastsched.trajectory("linear", backend.PARALLEL_THRESHOLD, num_warmup_steps=0, num_training_steps=small)
     fastsched.trajectory("linear", small, num_warmup_steps=0, num_training_steps=small)
     fastsched.trajectory("linear", small - 1, num_warmup_steps=0, num_training_steps=small)
     assert [c["parallel"] for c in kernel_calls] == [False, True, True, False]
@@ -422,13 +389,13 @@ def test_serial_until_the_parallel_runtime_runs(kernel_calls, monkeypatch):
 @pytest.fixture
 def released(monkeypatch):
     blocks = []
-    original = bulk._release_pages
+    original = backend._release_pages
 
     def spy(block):
         blocks.append(block.shape)
         original(block)
 
-    monkeypatch.setattr(bulk, "_release_pages", spy)
+    monkeypatch.setattr(backend, "_release_pages", spy)
     return blocks
 
 
@@ -439,7 +406,7 @@ def released(monkeypatch):
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_memmap_is_written_chunk_by_chunk(tmp_path, monkeypatch, released, configs, num_steps, chunk_bytes, dtype):
-    monkeypatch.setattr(bulk, "MEMMAP_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(backend, "MEMMAP_CHUNK_BYTES", chunk_bytes)
     params = dict(
         base_lr=np.linspace(1e-4, 1e-3, configs),
         num_warmup_steps=np.arange(configs) * 10,
@@ -459,7 +426,7 @@ def test_memmap_is_written_chunk_by_chunk(tmp_path, monkeypatch, released, confi
 
 
 def test_copy_on_write_memmap_is_not_released(tmp_path, monkeypatch, released):
-    monkeypatch.setattr(bulk, "MEMMAP_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(backend, "MEMMAP_CHUNK_BYTES", 4096)
     path = tmp_path / "base.bin"
     np.zeros(20_000).tofile(path)
     out = np.memmap(path, dtype=np.float64, mode="c", shape=(20_000,))
@@ -470,7 +437,7 @@ def test_copy_on_write_memmap_is_not_released(tmp_path, monkeypatch, released):
 
 
 def test_trajectory_into_a_memmap_slice_of_a_1d_file(tmp_path, monkeypatch, released):
-    monkeypatch.setattr(bulk, "MEMMAP_CHUNK_BYTES", 8192)
+    monkeypatch.setattr(backend, "MEMMAP_CHUNK_BYTES", 8192)
     out = np.memmap(tmp_path / "lr.bin", dtype=np.float64, mode="w+", shape=(10_000,))
     fastsched.trajectory("cosine", 10_000, out=out, num_warmup_steps=100, num_training_steps=10_000)
     assert len(released) == math.ceil(10_000 * 8 / 8192)

@@ -11,14 +11,15 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from examples import SCHEDULE_NAMES
 from fastsched.kernels import numerics
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from reference import float32_ulp, transformers_multipliers
-from strategies import SCHEDULE_NAMES, configs, schedule_length
+from strategies import configs, schedule_length
 
 import fastsched
-from fastsched import bulk as bulk
+from fastsched import cpu_backend
 from fastsched import table as tables
 
 FLOAT64_TOLERANCE = 1e-12
@@ -283,7 +284,7 @@ def test_where_transformers_gives_exactly_0_or_1_so_does_every_method(name, data
     for method in (numerics.LIBM, numerics.REDUCED, numerics.TURNS):
         for dtype in (np.float64, np.float32):
             out = np.empty((1, len(steps)), dtype=dtype)
-            bulk.fill(table, start, out, method)
+            cpu_backend.fill(table, start, out, method)
             np.testing.assert_array_equal(out[0][exact], (base_lr * expected[exact]).astype(dtype))
             if method == numerics.LIBM:  # (the others' error bounds hold at the angles the bulk API gives them)
                 np.testing.assert_array_equal(out[0], (base_lr * expected).astype(dtype))

@@ -25,9 +25,10 @@ import pytest
 import torch
 import transformers
 import transformers.optimization as tf_optimization
+from examples import EXAMPLES, SCHEDULE_NAMES
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from strategies import SCHEDULE_NAMES, configs, schedule_length
+from strategies import configs, schedule_length
 from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 
 import fastsched
@@ -36,30 +37,7 @@ from fastsched import scheduler_table, torch_schedulers
 RELATIVE_TOLERANCE = 1e-15
 SECOND_GROUP_SCALE = 0.37  # the second param group's lr relative to the optimizer's default lr
 
-# One config per schedule for the deterministic tests (the hypothesis tests draw many more).
-FIXED_CONFIGS = {
-    "constant": {},
-    "constant_with_warmup": {"num_warmup_steps": 7},
-    "linear": {"num_warmup_steps": 7, "num_training_steps": 40},
-    "cosine": {"num_warmup_steps": 7, "num_training_steps": 40, "num_cycles": 1.3},
-    "cosine_with_restarts": {"num_warmup_steps": 7, "num_training_steps": 40, "num_cycles": 3},
-    "polynomial": {"num_warmup_steps": 7, "num_training_steps": 40, "lr_end": 1e-4, "power": 2.0},
-    "inverse_sqrt": {"num_warmup_steps": 7, "timescale": 11},
-    "cosine_with_min_lr": {"num_warmup_steps": 7, "num_training_steps": 40, "min_lr": 1e-4},
-    "cosine_warmup_with_min_lr": {
-        "num_warmup_steps": 7,
-        "num_training_steps": 40,
-        "min_lr_rate": 0.1,
-        "warmup_lr_rate": 0.05,
-    },
-    "warmup_stable_decay": {
-        "num_warmup_steps": 7,
-        "num_decay_steps": 20,
-        "num_stable_steps": 13,
-        "decay_type": "linear",
-    },
-}
-assert set(FIXED_CONFIGS) == set(SCHEDULE_NAMES)
+FIXED_CONFIGS = EXAMPLES  # one config per schedule (tests/examples.py)
 
 parity_settings = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
