@@ -1225,21 +1225,6 @@ def _check_free_space(sizes: Mapping[Path, int], exact: bool) -> None:
             )
 
 
-def _available_memory() -> int:
-    """Bytes of memory this process can take: MemAvailable, else the physical memory."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError):
-        return sys.maxsize
-
-
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -1592,7 +1577,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     configs_size = len(",".join(grid.values).encode()) + 1 + grid.config_text_bytes()
     _check_free_space({output_target: output_size, configs_target: configs_size}, exact=writer_class.exact_size)
     if writer_class is _PtWriter:
-        needed, available = _PtWriter.memory(grid, args.num_steps, dtype), _available_memory()
+        from . import validation
+
+        needed, available = _PtWriter.memory(grid, args.num_steps, dtype), validation.available_memory()
         if needed > available:
             raise CliError(
                 f"a .pt output is built in memory: this one needs about {_si(needed, 'B')} and "

@@ -38,7 +38,6 @@ On the GPU (CUDA-graph capturable): ``fastsched.CudaScheduler(optimizer, "torch.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +49,7 @@ from . import table as segment_tables
 from .presets import torch as presets
 from .scheduler_table import ScheduleTable
 from .schedules import Context, Schedule
+from .torch_schedulers import warn_of_call_order
 from .warn import warn
 
 __all__ = [
@@ -66,22 +66,6 @@ __all__ = [
     "SequentialLR",
     "StepLR",
 ]
-
-# torch's LRScheduler.step() checks of the call order (lr_scheduler.py), which step() reports at its caller's line.
-_OPTIMIZER_STEP_OVERRIDDEN = (
-    "Seems like `optimizer.step()` has been overridden after learning rate scheduler "
-    "initialization. Please, make sure to call `optimizer.step()` before "
-    "`lr_scheduler.step()`. See more details at "
-    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
-)
-_STEP_BEFORE_OPTIMIZER_STEP = (
-    "Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
-    "In PyTorch 1.1.0 and later, you should call them in the opposite order: "
-    "`optimizer.step()` before `lr_scheduler.step()`.  Failure to do this "
-    "will result in PyTorch skipping the first value of the learning rate schedule. "
-    "See more details at "
-    "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
-)
 
 
 def _number(value: Any) -> float:
@@ -228,10 +212,7 @@ class _TableSteps:
     def step(self, epoch: int | None = None) -> None:
         """torch's step(), by table lookup where that gives torch's values (see the module's doc)."""
         if self._step_count == 1:  # torch's checks, at the caller's line
-            if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
-                warnings.warn(_OPTIMIZER_STEP_OVERRIDDEN, UserWarning, stacklevel=2)
-            elif not getattr(self.optimizer, "_opt_called", False):
-                warnings.warn(_STEP_BEFORE_OPTIMIZER_STEP, UserWarning, stacklevel=2)
+            warn_of_call_order(self.optimizer)
         if epoch is None and not self._is_initial and self._fastsched_step():
             return
         self._step_count += 1

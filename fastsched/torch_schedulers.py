@@ -63,6 +63,17 @@ _STEP_BEFORE_OPTIMIZER_STEP = (
     "See more details at "
     "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
 )
+
+
+def warn_of_call_order(optimizer: Optimizer) -> None:
+    """torch's first LRScheduler.step() checks of the call order, at the line that called the scheduler's step()
+    (which calls this)."""
+    if not hasattr(optimizer.step, "_wrapped_by_lr_sched"):
+        warnings.warn(_OPTIMIZER_STEP_OVERRIDDEN, UserWarning, stacklevel=3)
+    elif not getattr(optimizer, "_opt_called", False):
+        warnings.warn(_STEP_BEFORE_OPTIMIZER_STEP, UserWarning, stacklevel=3)
+
+
 _GET_LR_OUTSIDE_STEP = "To get the last learning rate computed by the scheduler, please use `get_last_lr()`."
 
 
@@ -176,10 +187,7 @@ class TableScheduler(LambdaLR):
                 return
         # torch's LRScheduler.step(), with its warnings at this method's caller's line
         if self._step_count == 1:
-            if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
-                warnings.warn(_OPTIMIZER_STEP_OVERRIDDEN, UserWarning, stacklevel=2)
-            elif not getattr(self.optimizer, "_opt_called", False):
-                warnings.warn(_STEP_BEFORE_OPTIMIZER_STEP, UserWarning, stacklevel=2)
+            warn_of_call_order(self.optimizer)
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
         previous = self.last_epoch, self._step_count

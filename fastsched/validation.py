@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -138,7 +139,8 @@ def check_steps(steps: Any) -> tuple[np.ndarray, bool]:
 # -- outputs ---------------------------------------------------------------------------------------------------------
 
 
-def _available_memory() -> int:
+def available_memory() -> int:
+    """Bytes of memory this process can take: MemAvailable, else the physical memory (else no limit known)."""
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
@@ -146,11 +148,14 @@ def _available_memory() -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return sys.maxsize
 
 
 def check_memory(nbytes: int, what: str) -> None:
-    available = _available_memory()
+    available = available_memory()
     if nbytes > available:
         raise MemoryError(
             f"{what} needs {nbytes / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB available; "

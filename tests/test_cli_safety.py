@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastsched import cli
+from fastsched import cli, validation
 from fastsched.registry import MAX_STEP, PRESETS
 
 COMMAND = [sys.executable, "-m", "fastsched.cli"]
@@ -559,7 +559,7 @@ def test_the_csv_size_bound_is_exact_when_every_value_is_shortest(tmp_path, monk
 
 def test_a_pt_that_does_not_fit_in_memory_is_refused_pointing_to_npy(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli, "_available_memory", lambda: 10**6)
+    monkeypatch.setattr(validation, "available_memory", lambda: 10**6)
     assert cli.main(["sweep", *COSINE, "--num-steps", "1e6", "-o", "big.pt"]) == 2
     error = capsys.readouterr().err
     assert re.match(

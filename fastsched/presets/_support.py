@@ -7,9 +7,31 @@ Light like every preset module: numpy is imported only where a value is a per-co
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
+from ..registry import Parameter, Preset
 from ..segments import floor, is_array, plain, where
+
+
+def library_preset(
+    module: str, library: str, reference: str, tolerance: str
+) -> Callable[[str, tuple[Parameter, ...], str, str], Preset]:
+    """A maker of `library`'s presets built by functions of `module`: preset(name, parameters, summary, builder),
+    named "<library>.<name>", tested against `reference` (formatted with the name) to `tolerance`."""
+
+    def preset(name: str, parameters: tuple[Parameter, ...], summary: str, builder: str) -> Preset:
+        return Preset(
+            f"{library}.{name}",
+            library,
+            parameters,
+            summary,
+            builder=f"{module}:{builder}",
+            reference=reference.format(name),
+            tolerance=tolerance,
+        )
+
+    return preset
 
 
 class AssertionValueError(AssertionError, ValueError):

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..registry import REQUIRED, Parameter, Preset
+from ..registry import REQUIRED, Parameter
 from ..segments import INF, Item, Segment, floor, maximum, minimum, where
-from ._support import any_true, check_whole, choice_is, first_where, log, relative, shape_where
+from ._support import any_true, check_whole, choice_is, first_where, library_preset, log, relative, shape_where
 
 WARMUP_TYPES = ("log", "linear")
 
@@ -41,16 +41,7 @@ def _warmup_parameters(max_lr_default: Any) -> tuple[Parameter, ...]:
 _TOTAL = Parameter("total_num_steps", "count", REQUIRED, "total number of training steps")
 
 
-def _preset(name: str, parameters: tuple[Parameter, ...], summary: str, builder: str) -> Preset:
-    return Preset(
-        f"deepspeed.{name}",
-        "deepspeed",
-        parameters,
-        summary,
-        builder=f"{__name__}:{builder}",
-        reference=_REFERENCE.format(name),
-        tolerance=_TOLERANCE,
-    )
+_preset = library_preset(__name__, "deepspeed", _REFERENCE, _TOLERANCE)
 
 
 PRESETS = (

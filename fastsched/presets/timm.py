@@ -27,9 +27,9 @@ import itertools
 import math
 from typing import Any
 
-from ..registry import MAX_STEP, REQUIRED, Parameter, Preset
+from ..registry import MAX_STEP, REQUIRED, Parameter
 from ..segments import INF, Cycle, Item, Segment, floor, is_array, maximum, minimum, plain, where
-from ._support import AssertionValueError, any_true, check_whole, first_where, relative, shape_where
+from ._support import AssertionValueError, any_true, check_whole, first_where, library_preset, relative, shape_where
 
 # Cycles laid out as segments one by one (see the module's docstring): what bounds a table's rows.
 MAX_LAID_OUT_CYCLES = 100
@@ -72,16 +72,7 @@ def _noise_parameters() -> tuple[Parameter, ...]:
 _K_DECAY = Parameter("k_decay", "float", 1.0, "k-decay exponent: the cycle's position enters as t**k / t_i**k (> 0)")
 
 
-def _preset(name: str, parameters: tuple[Parameter, ...], summary: str, builder: str) -> Preset:
-    return Preset(
-        f"timm.{name}",
-        "timm",
-        parameters,
-        summary,
-        builder=f"{__name__}:{builder}",
-        reference=_REFERENCE.format(name),
-        tolerance=_TOLERANCE,
-    )
+_preset = library_preset(__name__, "timm", _REFERENCE, _TOLERANCE)
 
 
 PRESETS = (

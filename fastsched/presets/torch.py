@@ -368,6 +368,29 @@ def constant_lr_items(p: dict[str, Any], context: Any, run: Run) -> list[Item]:
     return [Segment("constant", -INF, scale=first), Segment("constant", total, scale=last)]
 
 
+def _over_total_iters(total: Any, run: Run, closed_form: Callable[[Any, Any], Any]) -> tuple[Any, Any, Any]:
+    """(span, reached, last) of LinearLR's and PolynomialLR's change over total_iters: torch's stepped factor changes
+    at steps 1 .. total_iters (whole steps; none for total_iters < 1), so it holds closed_form(reached, total_iters)
+    from `reached` on (closed_form(min(total_iters, k), total_iters) is torch's closed form, in torch's operations)."""
+    if run.restart:
+        _refuse(
+            total == 0.0,
+            total,
+            lambda _: (
+                "`total_iters` must not be 0 in a SequentialLR after its first milestone: torch's closed form "
+                "divides by it there (ZeroDivisionError)"
+            ),
+        )
+    span = where(total > 0.0, total, 1.0)
+    reached = where(total >= 1.0, floor(maximum(total, 1.0)), 0.0)
+    last = closed_form(reached, span)
+    if run.restart:  # a negative total_iters: the closed form at 0, closed_form(total_iters, total_iters), held
+        held = total < 0.0
+        last = where(held, closed_form(total, where(held, total, 1.0)), last)
+        reached = where(held, -INF, reached)
+    return span, reached, last
+
+
 def linear_lr(p: dict[str, Any], context: Any) -> list[Item]:
     return linear_lr_items(p, context, ALONE)
 
@@ -382,23 +405,7 @@ def linear_lr_items(p: dict[str, Any], context: Any, run: Run) -> list[Item]:
     _refuse(
         _either(end > 1.0, end < 0.0), end, lambda _: "Ending multiplicative factor expected to be between 0 and 1."
     )
-    if run.restart:
-        _refuse(
-            total == 0.0,
-            total,
-            lambda _: (
-                "`total_iters` must not be 0 in a SequentialLR after its first milestone: torch's closed form "
-                "divides by it there (ZeroDivisionError)"
-            ),
-        )
-    span = where(total > 0.0, total, 1.0)
-    # Stepped, the factor changes at steps 1 .. total_iters (whole steps); its product is torch's closed form there.
-    reached = where(total >= 1.0, floor(maximum(total, 1.0)), 0.0)
-    last = start + (end - start) * reached / span  # torch: start + (end - start) * min(total_iters, k) / total_iters
-    if run.restart:  # a negative total_iters: the closed form at 0 is reached at once, then held
-        held = total < 0.0
-        last = where(held, start + (end - start) * total / where(held, total, 1.0), last)
-        reached = where(held, -INF, reached)
+    span, reached, last = _over_total_iters(total, run, lambda k, t: start + (end - start) * k / t)
     ramp = Segment("linear_lerp", -INF, span=span, scale=end - start, offset=start)
     return [ramp, Segment("constant", reached, scale=last)]
 
@@ -475,23 +482,7 @@ def polynomial_lr_items(p: dict[str, Any], context: Any, run: Run) -> list[Item]
             "total_iters (ZeroDivisionError)"
         ),
     )
-    if run.restart:
-        _refuse(
-            total == 0.0,
-            total,
-            lambda _: (
-                "`total_iters` must not be 0 in a SequentialLR after its first milestone: torch's closed form "
-                "divides by it there (ZeroDivisionError)"
-            ),
-        )
-    span = where(total > 0.0, total, 1.0)
-    # Stepped, the factor changes at steps 1 .. total_iters (whole steps); none changes it for total_iters <= 0.
-    reached = where(total >= 1.0, floor(maximum(total, 1.0)), 0.0)
-    last = (1.0 - reached / span) ** power  # torch: (1.0 - min(total_iters, k) / total_iters) ** power
-    if run.restart:  # a negative total_iters: the closed form at 0, (1 - total_iters / total_iters) ** power, held
-        held = total < 0.0
-        last = where(held, (1.0 - total / where(held, total, 1.0)) ** power, last)
-        reached = where(held, -INF, reached)
+    span, reached, last = _over_total_iters(total, run, lambda k, t: (1.0 - k / t) ** power)
     decay = Segment("polynomial", -INF, span=span, p0=power)
     return [decay, Segment("constant", reached, scale=last)]
 
