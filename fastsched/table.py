@@ -45,6 +45,8 @@ class SegmentTable:
     # one config without cycles: (|cycles|, origin, span) of each cosine segment, read once (max_cosine_turns)
     _cosines: list[tuple[float, float, float]] | None = field(default=None, compare=False, repr=False)
     _shapes: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
+    # max_abs_value's last (first_step, last_step, bound): a table the pack cache hands out again is checked once
+    _last_bound: tuple[float, float, float] | None = field(default=None, compare=False, repr=False)
 
     @property
     def shapes(self) -> tuple[int, ...]:
@@ -114,6 +116,13 @@ class SegmentTable:
         """An upper bound of |value| (before base_lr) over steps first_step .. last_step, every config: what a
         float32 output must hold. Conservative, and cheap: inf for a shape it can't bound (the caller then
         computes the values to know)."""
+        if self._last_bound is not None and self._last_bound[:2] == (first_step, last_step):
+            return self._last_bound[2]
+        bound = self._max_abs_value(first_step, last_step)
+        self._last_bound = (first_step, last_step, bound)
+        return bound
+
+    def _max_abs_value(self, first_step: float, last_step: float) -> float:
         bound = 0.0
         top = self.top_level()
         for position, j in enumerate(top):

@@ -63,8 +63,15 @@ def _segment_filler(code, method):
 
     @_named(f"fill_{shape.__name__}_{METHOD_NAMES[method]}")
     def fill(out, first_step, c, base_lr):
-        for k in range(out.shape[0]):
-            out[k] = base_lr * finish(shape(first_step + k, c, method), c)
+        # base_lr x finish(value), with base_lr folded into the segment's post-scale and offset (the same values
+        # where those are 1 and 0, as in every preset's multipliers); the floor's max only where there is one
+        scale, offset, low = base_lr * c[L.POST_SCALE], base_lr * c[L.POST_OFFSET], c[L.LOW]
+        if low == -math.inf:
+            for k in range(out.shape[0]):
+                out[k] = shape(first_step + k, c, method) * scale + offset
+        else:
+            for k in range(out.shape[0]):
+                out[k] = max(shape(first_step + k, c, method), low) * scale + offset
 
     return fill
 
