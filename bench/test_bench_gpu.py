@@ -62,7 +62,7 @@ def sweep_parameters() -> dict:
 # --- REFERENCE, not part of fastsched -------------------------------------------------------------------------
 # transformers' cosine-with-warmup schedule written as eager torch ops: what a user computes on the GPU today and
 # what the CUDA kernel is measured against. It restates the formula on purpose (like bench/'s numpy reference);
-# fastsched's own formula lives only in kernels/formulas.py.
+# fastsched's own formulas live only in kernels/shapes.py.
 def eager_torch_cosine(out: torch.Tensor, base_lr, num_warmup_steps, num_training_steps, num_cycles) -> None:
     """out (configs, steps) or (steps,) = base_lr x cosine multiplier; parameters are scalars or (configs, 1)."""
     steps = torch.arange(out.shape[-1], dtype=torch.float64, device=out.device)

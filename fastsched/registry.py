@@ -143,11 +143,6 @@ def get_preset(name: Any) -> Preset:
     return PRESETS[value]
 
 
-def parameters_for_display(preset: Preset) -> dict[str, Any]:
-    """{parameter: default} with None for "not given" and REQUIRED shown as 'required'."""
-    return {p.name: ("required" if p.required else p.default) for p in preset.parameters}
-
-
 def presets_markdown() -> str:
     """The README's table of every preset (library, name, parameters with defaults, what its values are tested
     against and how closely), generated from the registry: tests/test_readme.py checks the README holds it."""

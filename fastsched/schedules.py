@@ -74,27 +74,7 @@ class Schedule:
             setattr(selected, key, _select(value, rows))
         return selected
 
-    # -- composition --------------------------------------------------------------------------------------------
-
-    def with_warmup(self, num_steps: Any, *, shape: str = "linear", start_value: Any = 0.0) -> Schedule:
-        """See :func:`warmup`."""
-        return warmup(self, num_steps, shape=shape, start_value=start_value)
-
-    def floored(self, *, min_value: Any = None, min_ratio: Any = None) -> Schedule:
-        """See :func:`floor`."""
-        return floor(self, min_value=min_value, min_ratio=min_ratio)
-
-    def scaled(self, factor: Any) -> Schedule:
-        """See :func:`scale`."""
-        return scale(self, factor)
-
-    def cycled(self, period: Any, **options: Any) -> Schedule:
-        """See :func:`cycles`."""
-        return cycles(self, period, **options)
-
-    def cooled_down(self, at_step: Any, num_steps: Any, **options: Any) -> Schedule:
-        """See :func:`cooldown`."""
-        return cooldown(self, at_step, num_steps, **options)
+    # -- composition (the functions below: warmup, floor, scale, cycles, cooldown), and factor * schedule ---------
 
     def __mul__(self, factor: Any) -> Schedule:
         return scale(self, factor)

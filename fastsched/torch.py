@@ -165,7 +165,7 @@ class _Tables:
             if isinstance(lr, Tensor):
                 lr.fill_(value)  # in place: whatever holds the tensor (a compiled step) sees the new lr
                 last_lrs.append(lr.clone())
-                written.append(None)
+                written.append((lr, lr._version))  # in-place changes bump _version: untouched needs no read back
             else:
                 group["lr"] = value
                 last_lrs.append(value)
@@ -181,7 +181,12 @@ class _Tables:
 
 
 def _same(lr: Any, written: Any) -> bool:
-    return lr is written and written is not None
+    """Whether a group's lr is what the last lookup wrote: the same float object, or the same tensor unchanged since
+    (its version counter; reading its value would be a device sync on a GPU)."""
+    if type(written) is tuple:
+        tensor, version = written
+        return lr is tensor and lr._version == version
+    return lr is written
 
 
 class _TableSteps:

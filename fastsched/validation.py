@@ -6,7 +6,6 @@ Parameters arrive as Python or numpy scalars, or 1-D array-likes (a sweep's per-
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from typing import Any
@@ -53,11 +52,6 @@ def first_bad(arr: np.ndarray, bad: np.ndarray) -> Any:
 def valid_count(value: float, positive: bool = False) -> bool:
     """A count's rule, as transformers accepts counts: finite, within +-(2**53 - 1), > 0 when positive (NaN fails)."""
     return (value > 0.0 if positive else value >= -MAX_STEP) and value <= MAX_STEP
-
-
-def valid_float(value: float, signed: bool = False) -> bool:
-    """A float parameter's rule: finite, and non-negative unless signed."""
-    return math.isfinite(value) and (signed or value >= 0)
 
 
 def check_count(name: str, arr: np.ndarray, positive: bool = False) -> np.ndarray:

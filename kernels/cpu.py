@@ -278,8 +278,3 @@ def row_values_at(codes, cols, counts, steps, out):
     """out[i] = row i's value at steps[i], at LIBM (compositions read a schedule's value where they branch off)."""
     for i in range(steps.shape[0]):
         out[i] = value_at(codes[i], cols[i], counts[i], steps[i], LIBM)
-
-
-def dispatchers() -> list:
-    """Every kernel built in this process (numba dispatchers: their .stats count cache hits and misses)."""
-    return [*KERNELS.values(), values_at, row_values_at, first_steps_of_cycles]

@@ -20,8 +20,8 @@ import pytest
 if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
     pytest.skip("needs NUMBA_ENABLE_CUDASIM=1 before numba.cuda is imported", allow_module_level=True)
 
-from examples import EDGE_CASES, EXAMPLES
-from fastsched.kernels import cpu, layout, numerics
+from examples import EDGE_CASES, EXAMPLES, stacked
+from fastsched.kernels import cpu, numerics
 from fastsched.kernels import cuda as cuda_kernels
 from numba import cuda
 
@@ -81,24 +81,6 @@ def cuda_table(table: tables.SegmentTable, start: int, num_steps: int, dtype=np.
     )
     stream.synchronize()
     return out.copy_to_host()
-
-
-def stacked(*parts: tables.SegmentTable) -> tables.SegmentTable:
-    """Tables of several schedules as one (a mixed sweep): rows padded to the longest with segments never reached."""
-    width = max(p.codes.shape[1] for p in parts)
-    codes, cols = [], []
-    for p in parts:
-        pad = width - p.codes.shape[1]
-        codes.append(np.pad(p.codes, ((0, 0), (0, pad)), constant_values=p.codes[0, -1]))
-        padded = np.pad(p.cols, ((0, 0), (0, pad), (0, 0)))
-        padded[:, p.codes.shape[1] :, layout.START] = np.inf
-        cols.append(padded)
-    return tables.SegmentTable(
-        np.concatenate(codes),
-        np.concatenate(cols),
-        np.concatenate([p.counts for p in parts]),
-        np.concatenate([p.base_lrs for p in parts]),
-    )
 
 
 @pytest.mark.parametrize("name", [*CONFIGS, *COMPOSED])

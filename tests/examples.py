@@ -9,6 +9,8 @@ strategies.py draw many more).
 
 from __future__ import annotations
 
+from typing import Any
+
 EXAMPLES: dict[str, dict] = {
     "constant": {},
     "constant_with_warmup": {"num_warmup_steps": 7},
@@ -65,3 +67,44 @@ EDGE_CASES: list[tuple[str, dict]] = [
 ]
 
 SCHEDULE_NAMES = list(EXAMPLES)
+
+
+# Megatron-core's lr decay styles checked by hand: (lr_decay_style, other parameters, {step: lr}) on top of
+# MEGATRON_BASE (lr_warmup_steps 2, lr_decay_steps 10, min_lr 0.1): the harness and the preset both answer to it.
+MEGATRON_BASE = {"init_lr": 0.0, "max_lr": 1.0, "min_lr": 0.1, "lr_warmup_steps": 2, "lr_decay_steps": 10}
+MEGATRON_HAND_CHECKED = [
+    ("linear", {}, {6: 0.55, 10: 0.1, 11: 0.1}),
+    ("cosine", {}, {6: 0.55, 10: 0.1, 11: 0.1}),
+    ("constant", {}, {6: 1.0, 11: 1.0}),
+    (
+        "WSD",
+        {"wsd_decay_steps": 4, "lr_wsd_decay_style": "exponential"},
+        {6: 1.0, 8: 0.1 + 0.9 * (2 * 0.5**0.5 - 1), 10: 0.1},
+    ),
+    ("WSD", {"wsd_decay_steps": 4, "lr_wsd_decay_style": "minus_sqrt"}, {7: 0.1 + 0.9 * 0.5, 10: 0.1}),
+    ("WSD", {"wsd_decay_steps": 0}, {10: 1.0, 11: 0.1}),  # never anneals: max_lr to lr_decay_steps, then min_lr
+]
+
+
+def stacked(*parts: Any) -> Any:
+    """Segment tables of different schedules as one (a mixed sweep): rows padded to the longest with segments that
+    never start."""
+    import numpy as np
+    from fastsched.kernels import layout
+
+    from fastsched import table as tables
+
+    width = max(p.codes.shape[1] for p in parts)
+    codes, cols = [], []
+    for p in parts:
+        pad = width - p.codes.shape[1]
+        codes.append(np.pad(p.codes, ((0, 0), (0, pad)), constant_values=p.codes[0, -1]))
+        padded = np.pad(p.cols, ((0, 0), (0, pad), (0, 0)))
+        padded[:, p.codes.shape[1] :, layout.START] = np.inf
+        cols.append(padded)
+    return tables.SegmentTable(
+        np.concatenate(codes),
+        np.concatenate(cols),
+        np.concatenate([p.counts for p in parts]),
+        np.concatenate([p.base_lrs for p in parts]),
+    )

@@ -383,3 +383,13 @@ def home_lrs(library: str, name: str, params: Params, steps: int, base_lr: float
 def preset_names() -> Sequence[str]:
     """Every "<library>.<name>" this module can compute."""
     return [f"{library}.{name}" for library, names in LIBRARIES.items() for name in names]
+
+
+def assert_close(ours: np.ndarray, home: np.ndarray, tolerance: float = 1e-12, least_scale: float = 0.0) -> float:
+    """|ours - home| <= tolerance x the schedule's scale (its largest |lr|, or `least_scale` where larger) at every
+    step; returns the worst ratio to the scale."""
+    assert not np.isnan(home).any()
+    scale = max(float(np.abs(home).max()), least_scale, np.finfo(float).tiny)
+    error = float(np.abs(ours - home).max()) / scale
+    assert error <= tolerance, (error, tolerance, int(np.abs(ours - home).argmax()))
+    return error

@@ -9,6 +9,7 @@ import sys
 import jax
 import numpy as np
 import pytest
+from examples import MEGATRON_BASE, MEGATRON_HAND_CHECKED
 from home_libraries import (
     LIBRARIES,
     TORCH_CLOSED_FORM,
@@ -258,24 +259,10 @@ def test_deepspeed_warmup_cosine_starts_at_zero_and_one_cycle_one_batch_ahead():
     np.testing.assert_allclose(one_cycle, [0, 0.25, 0.5, 0.75, 1, 0.75, 0.5, 0.25, 0, 0], **EXACT)
 
 
-@pytest.mark.parametrize(
-    ("style", "extra", "expected"),
-    [
-        ("linear", {}, {6: 0.55, 10: 0.1, 11: 0.1}),
-        ("cosine", {}, {6: 0.55, 10: 0.1, 11: 0.1}),
-        ("constant", {}, {6: 1.0, 11: 1.0}),
-        (
-            "WSD",
-            {"wsd_decay_steps": 4, "lr_wsd_decay_style": "exponential"},
-            {6: 1.0, 8: 0.1 + 0.9 * (2 * 0.5**0.5 - 1), 10: 0.1},
-        ),
-        ("WSD", {"wsd_decay_steps": 4, "lr_wsd_decay_style": "minus_sqrt"}, {7: 0.1 + 0.9 * 0.5, 10: 0.1}),
-    ],
-)
+@pytest.mark.parametrize(("style", "extra", "expected"), MEGATRON_HAND_CHECKED)
 def test_megatron_decay_styles(style: str, extra: dict, expected: dict[int, float]):
     pytest.importorskip("megatron.core")
-    params = {"init_lr": 0.0, "max_lr": 1.0, "min_lr": 0.1, "lr_warmup_steps": 2, "lr_decay_steps": 10}
-    lrs = home_lrs("megatron", "OptimizerParamScheduler", params | {"lr_decay_style": style} | extra, 12)
+    lrs = home_lrs("megatron", "OptimizerParamScheduler", MEGATRON_BASE | {"lr_decay_style": style} | extra, 12)
     assert lrs[[0, 1, 2]] == pytest.approx([0.0, 0.5, 1.0], **APPROX)  # linear warmup, num_steps <= warmup
     for step, value in expected.items():
         assert lrs[step] == pytest.approx(value, rel=1e-14), step

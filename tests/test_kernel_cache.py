@@ -210,7 +210,7 @@ def test_versions_and_kernel_sources_get_their_own_cache_dirs(tmp_path):
     installs = {name: make_install(tmp_path / name) for name in ("original", "same", "version", "formula")}
     init = installs["version"] / "fastsched" / "__init__.py"
     init.write_text(init.read_text().replace(f'__version__ = "{fastsched.__version__}"', '__version__ = "99.0"'))
-    with (installs["formula"] / "fastsched" / "kernels" / "formulas.py").open("a") as source:
+    with (installs["formula"] / "fastsched" / "kernels" / "shapes.py").open("a") as source:
         source.write("\n# an edited formula source\n")
 
     dirs = {}

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 import pytest
-from examples import EDGE_CASES, EXAMPLES
+from examples import EDGE_CASES, EXAMPLES, stacked
 from fastsched.kernels import cpu, layout, numerics, shapes
 from numba import njit
 from numba.extending import register_jitable
@@ -269,24 +269,6 @@ def test_tiles_are_dealt_out_whatever_the_number_of_threads(threads):
     parallel = np.full_like(serial, np.nan)
     kernel(table.codes, table.cols, table.counts, table.base_lrs, 3, parallel, threads)
     np.testing.assert_array_equal(parallel, serial)
-
-
-def stacked(*parts: tables.SegmentTable) -> tables.SegmentTable:
-    """Tables of different schedules as one: rows padded to the longest with segments that never start."""
-    width = max(p.codes.shape[1] for p in parts)
-    codes, cols = [], []
-    for p in parts:
-        pad = width - p.codes.shape[1]
-        codes.append(np.pad(p.codes, ((0, 0), (0, pad)), constant_values=p.codes[0, -1]))
-        padded = np.pad(p.cols, ((0, 0), (0, pad), (0, 0)))
-        padded[:, p.codes.shape[1] :, layout.START] = np.inf
-        cols.append(padded)
-    return tables.SegmentTable(
-        np.concatenate(codes),
-        np.concatenate(cols),
-        np.concatenate([p.counts for p in parts]),
-        np.concatenate([p.base_lrs for p in parts]),
-    )
 
 
 def test_rows_of_different_schedules_in_one_table():

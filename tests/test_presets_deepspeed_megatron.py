@@ -18,9 +18,11 @@ import numpy as np
 import pytest
 import torch
 from cli_run import assert_success, run
+from examples import MEGATRON_BASE, MEGATRON_HAND_CHECKED
 from home_libraries import (
     DEEPSPEED_SCHEDULERS,
     MEGATRON_LR_DECAY_STYLES,
+    assert_close,
     deepspeed_lr_schedules,
     deepspeed_lrs,
     megatron_lrs,
@@ -39,19 +41,10 @@ OptimizerParamScheduler = megatron_scheduler_class()
 
 TOLERANCE = 1e-12
 hypothesis_settings = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-MEGATRON = {"init_lr": 0.0, "max_lr": 1.0, "min_lr": 0.1, "lr_warmup_steps": 2, "lr_decay_steps": 10}
 
 
 def trajectory(library: str, name: str, params: dict[str, Any], steps: int, base_lr: float = 1.0) -> np.ndarray:
     return fastsched.trajectory(f"{library}.{name}", steps, base_lr=base_lr, **params)
-
-
-def assert_close(ours: np.ndarray, home: np.ndarray, tolerance: float = TOLERANCE) -> None:
-    """|ours - home| <= tolerance x the schedule's scale (its largest |lr|) at every step."""
-    assert not np.isnan(home).any()
-    scale = max(float(np.abs(home).max()), np.finfo(float).tiny)
-    error = float(np.abs(ours - home).max()) / scale
-    assert error <= tolerance, (error, int(np.abs(ours - home).argmax()))
 
 
 def compare(config: HomeConfig) -> None:
@@ -130,30 +123,16 @@ def test_deepspeed_one_cycle_peak_takes_the_half_deepspeeds_floats_pick():
     np.testing.assert_array_equal(lrs, deepspeed_lrs("OneCycle", params, 250))
 
 
-@pytest.mark.parametrize(
-    ("style", "extra", "expected"),
-    [
-        ("linear", {}, {6: 0.55, 10: 0.1, 11: 0.1}),
-        ("cosine", {}, {6: 0.55, 10: 0.1, 11: 0.1}),
-        ("constant", {}, {6: 1.0, 11: 1.0}),
-        (
-            "WSD",
-            {"wsd_decay_steps": 4, "lr_wsd_decay_style": "exponential"},
-            {6: 1.0, 8: 0.1 + 0.9 * (2 * 0.5**0.5 - 1), 10: 0.1},
-        ),
-        ("WSD", {"wsd_decay_steps": 4, "lr_wsd_decay_style": "minus_sqrt"}, {7: 0.1 + 0.9 * 0.5, 10: 0.1}),
-        ("WSD", {"wsd_decay_steps": 0}, {10: 1.0, 11: 0.1}),  # never anneals: max_lr to lr_decay_steps, then min_lr
-    ],
-)
+@pytest.mark.parametrize(("style", "extra", "expected"), MEGATRON_HAND_CHECKED)
 def test_megatron_decay_styles(style: str, extra: dict, expected: dict[int, float]):
-    lrs = trajectory("megatron", "OptimizerParamScheduler", MEGATRON | {"lr_decay_style": style} | extra, 12)
+    lrs = trajectory("megatron", "OptimizerParamScheduler", MEGATRON_BASE | {"lr_decay_style": style} | extra, 12)
     assert lrs[[0, 1, 2]] == pytest.approx([0.0, 0.5, 1.0], rel=1e-15)  # linear warmup, step lr_warmup_steps included
     for step, value in expected.items():
         assert lrs[step] == pytest.approx(value, rel=1e-14), step
 
 
 def test_megatron_inverse_square_root_and_absolute_lrs():
-    params = MEGATRON | {"lr_warmup_steps": 4, "lr_decay_steps": 100, "lr_decay_style": "inverse-square-root"}
+    params = MEGATRON_BASE | {"lr_warmup_steps": 4, "lr_decay_steps": 100, "lr_decay_style": "inverse-square-root"}
     lrs = trajectory("megatron", "OptimizerParamScheduler", params, 102)
     assert lrs[[16, 64, 100, 101]] == pytest.approx([0.5, 0.25, 0.2, 0.1], rel=1e-15)  # sqrt(4 / k), min_lr after
     no_warmup = trajectory("megatron", "OptimizerParamScheduler", params | {"lr_warmup_steps": 0}, 5)
@@ -246,7 +225,7 @@ def test_deepspeed_refusals_of_its_own():
     ],
 )
 def test_what_megatron_asserts_is_refused_as_an_assertion_and_a_value_error(params: dict, message: str):
-    config = MEGATRON | {"lr_decay_style": "linear"} | params
+    config = MEGATRON_BASE | {"lr_decay_style": "linear"} | params
     weight_decay = {"start_wd": 0.0, "end_wd": 0.0, "wd_incr_steps": 1, "wd_incr_style": "constant"}
     with pytest.raises(AssertionError):
         OptimizerParamScheduler(torch_optimizer(), **config, **weight_decay)
@@ -258,16 +237,16 @@ def test_what_megatron_asserts_is_refused_as_an_assertion_and_a_value_error(para
 
 def test_megatron_refusals_of_its_own():
     with pytest.raises(ValueError, match="`lr_decay_style` must be one of"):
-        trajectory("megatron", "OptimizerParamScheduler", MEGATRON | {"lr_decay_style": "step"}, 10)
+        trajectory("megatron", "OptimizerParamScheduler", MEGATRON_BASE | {"lr_decay_style": "step"}, 10)
     with pytest.raises(ValueError, match="`lr_wsd_decay_style` must be one of"):  # Megatron fails part way
         trajectory(
-            "megatron", "OptimizerParamScheduler", MEGATRON | {"lr_decay_style": "WSD", "wsd_decay_steps": 3}, 10
+            "megatron", "OptimizerParamScheduler", MEGATRON_BASE | {"lr_decay_style": "WSD", "wsd_decay_steps": 3}, 10
         )
     with pytest.raises(ValueError, match="`base_lr` must be positive: `max_lr` is an absolute lr"):
-        trajectory("megatron", "OptimizerParamScheduler", MEGATRON | {"lr_decay_style": "linear"}, 10, 0.0)
+        trajectory("megatron", "OptimizerParamScheduler", MEGATRON_BASE | {"lr_decay_style": "linear"}, 10, 0.0)
     # weight decay never changes the lr; its parameters are checked as Megatron checks them
     weight_decay = {"start_wd": 0.1, "end_wd": 0.2, "wd_incr_steps": 5, "wd_incr_style": "linear"}
-    linear = MEGATRON | {"lr_decay_style": "linear"}
+    linear = MEGATRON_BASE | {"lr_decay_style": "linear"}
     np.testing.assert_array_equal(
         trajectory("megatron", "OptimizerParamScheduler", linear | weight_decay, 12),
         trajectory("megatron", "OptimizerParamScheduler", linear, 12),
@@ -305,7 +284,10 @@ def test_presets_have_the_libraries_parameter_names_and_defaults():
             },
         ),
         ("deepspeed.WarmupCosineLR", {"total_num_steps": 30, "warmup_num_steps": 5}),
-        ("megatron.OptimizerParamScheduler", MEGATRON | {"max_lr": 1e-3, "min_lr": 1e-4, "lr_decay_style": "cosine"}),
+        (
+            "megatron.OptimizerParamScheduler",
+            MEGATRON_BASE | {"max_lr": 1e-3, "min_lr": 1e-4, "lr_decay_style": "cosine"},
+        ),
     ],
 )
 def test_a_torch_scheduler_of_a_preset_steps_as_its_library_does(name: str, params: dict):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 from cli_run import assert_success, run
-from home_libraries import TIMM_SCHEDULERS, timm_get_lr, timm_lrs, timm_scheduler, timm_scheduler_module
+from home_libraries import TIMM_SCHEDULERS, assert_close, timm_get_lr, timm_lrs, timm_scheduler, timm_scheduler_module
 from home_strategies import HomeConfig, timm_configs
 from hypothesis import HealthCheck, given, settings
 
@@ -31,14 +31,6 @@ hypothesis_settings = settings(max_examples=40, deadline=None, suppress_health_c
 
 def trajectory(name: str, params: dict[str, Any], steps: int, base_lr: float = 1.0) -> np.ndarray:
     return fastsched.trajectory(f"timm.{name}", steps, base_lr=base_lr, **params)
-
-
-def assert_close(ours: np.ndarray, home: np.ndarray, tolerance: float = TOLERANCE) -> None:
-    """|ours - home| <= tolerance x the schedule's scale (its largest |lr|) at every step."""
-    assert not np.isnan(home).any()
-    scale = max(float(np.abs(home).max()), np.finfo(float).tiny)
-    error = float(np.abs(ours - home).max()) / scale
-    assert error <= tolerance, (error, int(np.abs(ours - home).argmax()))
 
 
 def cosine(start: float, end: float, fraction: float) -> float:

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 from cli_run import assert_success, run
-from home_libraries import TORCH_CLOSED_FORM, torch_closed_form_lrs, torch_lrs
+from home_libraries import TORCH_CLOSED_FORM, assert_close, torch_closed_form_lrs, torch_lrs
 from home_strategies import HomeConfig, torch_configs
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -70,16 +70,6 @@ def spec(name: str, params: dict[str, Any]) -> dict[str, Any]:
 def trajectory(name: str, params: dict[str, Any], steps: int, base_lr: float) -> np.ndarray:
     """fastsched's lrs (a schedule object: CyclicLR's own `base_lr` would clash with trajectory's)."""
     return fastsched.trajectory(fastsched.schedule(spec(name, params)), steps, base_lr=base_lr)
-
-
-def assert_close(ours: np.ndarray, home: np.ndarray, tolerance: float, least_scale: float = 0.0) -> float:
-    """|ours - home| <= tolerance x the schedule's scale (its largest |lr|, or `least_scale` where larger) at every
-    step; returns the worst ratio to the scale."""
-    assert not np.isnan(home).any()
-    scale = max(float(np.abs(home).max()), least_scale, np.finfo(float).tiny)
-    error = float(np.abs(ours - home).max()) / scale
-    assert error <= tolerance, (error, tolerance, int(np.abs(ours - home).argmax()))
-    return error
 
 
 def compare(config: HomeConfig) -> None:

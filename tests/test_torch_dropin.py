@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from home_libraries import TORCH_SCHEDULERS
 from home_strategies import HomeConfig, torch_configs
 from hypothesis import HealthCheck, given, settings
 from test_presets_torch import CLOSED_FORM_TOLERANCE, computable_chains, stepped_tolerance
@@ -23,18 +24,7 @@ import fastsched
 import fastsched.torch as drop_in
 
 torch_schedulers = torch.optim.lr_scheduler
-BASE_CLASSES = (
-    "ConstantLR",
-    "LinearLR",
-    "StepLR",
-    "MultiStepLR",
-    "ExponentialLR",
-    "PolynomialLR",
-    "CosineAnnealingLR",
-    "CosineAnnealingWarmRestarts",
-    "OneCycleLR",
-    "CyclicLR",
-)
+BASE_CLASSES = TORCH_SCHEDULERS[:-2]  # all but the compositions, SequentialLR and ChainedScheduler
 hypothesis_settings = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -289,6 +279,33 @@ def test_tensor_lrs_are_filled_in_place():
             assert ours.optimizer.param_groups[0]["lr"] is tensors[1]  # the same tensor, filled
             assert tensors[1].item() == pytest.approx(tensors[0].item(), rel=tolerance, abs=1e-300)
             assert isinstance(ours.get_last_lr()[0], torch.Tensor) and ours.get_last_lr()[0] is not tensors[1]
+
+
+def test_a_tensor_lr_the_lookup_wrote_is_not_read_back_and_one_changed_by_hand_is(monkeypatch):
+    """Reading a GPU tensor's value is a device sync: the lookup knows its own writes by the tensor's version."""
+    theirs, ours = pair("ExponentialLR", {"gamma": 0.5}, lrs=(1.0,))
+    for scheduler in (theirs, ours):
+        scheduler.optimizer.param_groups[0]["lr"] = torch.tensor(1.0, dtype=torch.float64)
+    step_both(theirs, ours, 2, 1e-15)  # the first lookup reads the tensor torch's steps left
+
+    def no_read_back(*args: Any) -> Any:
+        raise AssertionError("the lookup read a tensor lr back")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(torch.Tensor, "item", no_read_back)
+        for _ in range(3):
+            ours.optimizer.step()
+            ours.step()
+    assert ours.optimizer.param_groups[0]["lr"].item() == 0.5**5
+
+    theirs, ours = pair("ExponentialLR", {"gamma": 0.5}, lrs=(1.0,))
+    for scheduler in (theirs, ours):
+        scheduler.optimizer.param_groups[0]["lr"] = torch.tensor(1.0, dtype=torch.float64)
+    step_both(theirs, ours, 2, 1e-15)
+    for scheduler in (theirs, ours):
+        scheduler.optimizer.param_groups[0]["lr"].mul_(10.0)  # in place: the same tensor, another value
+    step_both(theirs, ours, 2, 1e-15)  # torch's recursion continues from it, and so does ours
+    assert ours.optimizer.param_groups[0]["lr"].item() == pytest.approx(10.0 * 0.5**4, rel=1e-15)
 
 
 # ------------------------------------------------------------------------------------------ errors and warnings
