@@ -97,7 +97,9 @@ def fill_multipliers(table: tables.SegmentTable, start: int, out: np.ndarray) ->
     from .kernels import cpu as cpu
 
     one = table.rows(slice(0, 1))
-    cpu.fill_table(one.codes, one.cols, one.counts, _UNIT_BASE_LR, start, out.reshape(1, -1), numerics.LIBM)
+    cpu.fill_table(
+        one.codes, one.cols, one.counts, _UNIT_BASE_LR, start, out.reshape(1, -1), numerics.LIBM, form=one.form
+    )
     return out
 
 
@@ -109,7 +111,16 @@ def _fill_rows(table: tables.SegmentTable, start: int, out: np.ndarray, method: 
     threshold = PARALLEL_THRESHOLD_WHEN_STARTED if _parallel_runtime_started else PARALLEL_THRESHOLD
     with compiler.parallel_region(out.size >= threshold) as parallel:
         cpu.fill_table(
-            table.codes, table.cols, table.counts, table.base_lrs, start, out, method, parallel, table.shapes
+            table.codes,
+            table.cols,
+            table.counts,
+            table.base_lrs,
+            start,
+            out,
+            method,
+            parallel,
+            table.shapes,
+            table.form,
         )
     _parallel_runtime_started |= parallel
 

@@ -45,6 +45,7 @@ class SegmentTable:
     # one config without cycles: (|cycles|, origin, span) of each cosine segment, read once (max_cosine_turns)
     _cosines: list[tuple[float, float, float]] | None = field(default=None, compare=False, repr=False)
     _shapes: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
+    _form: int | None = field(default=None, compare=False, repr=False)
     # max_abs_value's last (first_step, last_step, bound): a table the pack cache hands out again is checked once
     _last_bound: tuple[float, float, float] | None = field(default=None, compare=False, repr=False)
 
@@ -56,12 +57,21 @@ class SegmentTable:
         return self._shapes
 
     @property
+    def form(self) -> int:
+        """The form of the CPU kernels' loops that computes this table (kernels.cpu.form_of)."""
+        if self._form is None:
+            from .kernels import cpu
+
+            self._form = cpu.form_of(self.codes, self.cols)
+        return self._form
+
+    @property
     def num_configs(self) -> int:
         return self.codes.shape[0]
 
     def rows(self, rows: slice) -> SegmentTable:
         return SegmentTable(
-            self.codes[rows], self.cols[rows], self.counts[rows], self.base_lrs[rows], None, self._shapes
+            self.codes[rows], self.cols[rows], self.counts[rows], self.base_lrs[rows], None, self._shapes, self._form
         )
 
     def top_level(self) -> list[int]:
@@ -359,6 +369,7 @@ def _pack_items(items: list[Any], n: int) -> SegmentTable:
             pass
         else:
             codes = np.array([[_shape_code(shape) for shape, _, _ in rows]])
+            _drop_idle_floors(codes, cols, top)
             return _checked(SegmentTable(codes, cols, np.ones(1, dtype=np.int64) * num_rows, np.ones(1)), rows)
     codes = np.empty((n, num_rows), dtype=np.int64)
     cols = np.empty((n, num_rows, L.NUM_COLUMNS), dtype=np.float64)
@@ -367,6 +378,7 @@ def _pack_items(items: list[Any], n: int) -> SegmentTable:
         for index, value in enumerate(values[r]):
             cols[:, r, index] = value
     _order_starts(codes, cols, top)
+    _drop_idle_floors(codes, cols, top)
     return _checked(SegmentTable(codes, cols, np.full(n, num_rows, dtype=np.int64), np.ones(n)), rows)
 
 
@@ -375,6 +387,19 @@ def _checked(table: SegmentTable, rows: list[Any]) -> SegmentTable:
         r = int(np.argwhere(np.isnan(table.cols))[0, 1])
         raise ValueError(f"the schedule's parameters give an undefined (NaN) column in its segment {r} ({rows[r][0]})")
     return table
+
+
+def _drop_idle_floors(codes: np.ndarray, cols: np.ndarray, top: list[int]) -> None:
+    """LOW = -inf where a top-level segment's values never go below its LOW: a FRACTION_SHAPES shape with SCALE >= 0
+    and OFFSET >= LOW (transformers' max(0.0, ...) around its cosines). The values are the same; the loops skip
+    the max. (A cycle's segments keep theirs: the cycle scales them.)"""
+    from .kernels.shapes import FRACTION_SHAPES
+
+    c = cols[:, top]
+    idle = np.isin(codes[:, top], [_shape_code(name) for name in FRACTION_SHAPES])
+    idle &= (c[:, :, L.SCALE] >= 0.0) & (c[:, :, L.OFFSET] >= c[:, :, L.LOW])
+    c[:, :, L.LOW] = np.where(idle, -np.inf, c[:, :, L.LOW])
+    cols[:, top] = c
 
 
 def _is_member(rows: list[Any], r: int) -> bool:

@@ -159,13 +159,29 @@ class TableScheduler(LambdaLR):
         ``step(epoch)``'s at the caller's line, tensor lrs filled in place, replaced lr_lambdas called.
         """
         # _armed is the scheduler's own lr_lambdas once the step torch checks the call order at is past (None before):
-        # equal to lr_lambdas, the step is a table lookup. Float lrs are replaced, as LambdaLR does; a tensor (a
-        # compiled step's lr) takes torch's path below, which fills it in place.
+        # equal to lr_lambdas, and each group's lr still the float the last step set (not a tensor put there since,
+        # which torch's path below fills in place), the step is a table lookup.
         if epoch is None and self.lr_lambdas == self._armed:
             groups = self.optimizer.param_groups
-            if len(groups) == 2:  # Trainer's two groups (decay / no decay), unrolled
+            try:  # Trainer's two groups (decay / no decay), unrolled; other counts raise and take the loop below
                 first, second = groups
-                if type(first["lr"]) is float is type(second["lr"]):
+                last_first, last_second = self._last_lr
+            except ValueError:
+                last_lrs = self._last_lr
+                if len(groups) == len(last_lrs) == len(self.base_lrs) and all(
+                    group["lr"] is last
+                    for group, last in zip(groups, last_lrs)  # noqa: B905 (lengths checked)
+                ):
+                    step = self.last_epoch + 1
+                    multiplier = self._table.multiplier(step)
+                    self._last_lr = lrs = [base_lr * multiplier for base_lr in self.base_lrs]
+                    for group, lr in zip(groups, lrs):  # noqa: B905 (lengths checked; strict= is slow)
+                        group["lr"] = lr
+                    self._step_count += 1
+                    self.last_epoch = step
+                    return
+            else:
+                if first["lr"] is last_first and second["lr"] is last_second:
                     step = self.last_epoch + 1
                     table = self._table  # ScheduleTable.multiplier, inlined (a call costs as much as the rest)
                     multiplier = table.values[step] if 0 <= step < table.size else table.multiplier(step)
@@ -176,15 +192,6 @@ class TableScheduler(LambdaLR):
                     self._step_count += 1
                     self.last_epoch = step
                     return
-            elif len(groups) == len(self.base_lrs) and all(type(group["lr"]) is float for group in groups):
-                step = self.last_epoch + 1
-                multiplier = self._table.multiplier(step)
-                self._last_lr = lrs = [base_lr * multiplier for base_lr in self.base_lrs]
-                for group, lr in zip(groups, lrs):  # noqa: B905 (lengths checked; strict= is slow)
-                    group["lr"] = lr
-                self._step_count += 1
-                self.last_epoch = step
-                return
         # torch's LRScheduler.step(), with its warnings at this method's caller's line
         if self._step_count == 1:
             warn_of_call_order(self.optimizer)

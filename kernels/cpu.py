@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import get_num_threads, prange
 from numba.extending import register_jitable
 
 from . import compiler
 from . import layout as L
 from .numerics import LIBM, METHOD_NAMES, ceil
-from .shapes import CYCLE, SHAPES
+from .shapes import CYCLE, SHAPE_NAMES, SHAPES
 from .walk import columns, cycle_first_step, cycle_index, finish, group_end, in_cycle, next_start, value_at
 
 # REDUCED and TURNS kernels let LLVM contract a * b + c into fused multiply-adds and ignore the sign of zero: each
@@ -57,21 +58,68 @@ def _names(codes) -> str:
     return "_".join(SHAPES[code].__name__ for code in codes)
 
 
-def _segment_filler(code, method):
-    """fill(out, first_step, c, base_lr): out[k] = base_lr * the segment's value at first_step + k."""
-    shape = SHAPES[code]
+# How a kernel's loops read a segment's columns (the kernel's `form`): the CPU backend picks the narrowest form that
+# holds for a table, so a process compiles the loops of the forms it uses only.
+GENERAL = 0  # every column read at run time; the step is first_step + k
+# ORIGIN, SHIFT and END whole numbers (or infinite), every step below 2**51, and every computed segment without LOW
+# or POST_OFFSET: the loop counts steps from the piece's first (k) against ORIGIN - SHIFT - first_step and
+# END - first_step (the same whole numbers, exactly) and multiplies the shape's value by base_lr x POST_SCALE.
+# Three operations fewer per value. (No cycles: their positions are computed.)
+COUNTED = 1
+# COUNTED, and every computed segment's SCALE 1 and OFFSET 0: constants LLVM folds away (most presets' decays)
+PLAIN = 2
+FORM_NAMES = ("general", "counted", "plain")
 
-    @_named(f"fill_{shape.__name__}_{METHOD_NAMES[method]}")
-    def fill(out, first_step, c, base_lr):
-        # base_lr x finish(value), with base_lr folded into the segment's post-scale and offset (the same values
-        # where those are 1 and 0, as in every preset's multipliers); the floor's max only where there is one
-        scale, offset, low = base_lr * c[L.POST_SCALE], base_lr * c[L.POST_OFFSET], c[L.LOW]
-        if low == -math.inf:
-            for k in range(out.shape[0]):
-                out[k] = shape(first_step + k, c, method) * scale + offset
-        else:
+
+@register_jitable
+def _counted(c, first_step):
+    """Columns whose shape, evaluated at step k, gives the segment's value at step first_step + k (COUNTED)."""
+    return (c[0], c[L.ORIGIN] - c[L.SHIFT] - first_step, c[L.END] - first_step, c[3], c[4], c[5], c[6], c[7], c[8],
+            c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16], c[17], 0.0)  # fmt: skip
+
+
+@register_jitable
+def _counted_plain(c, first_step):
+    """_counted's columns with SCALE 1 and OFFSET 0 as constants (PLAIN)."""
+    return (c[0], c[L.ORIGIN] - c[L.SHIFT] - first_step, c[L.END] - first_step, c[3], c[4], c[5], c[6], 1.0, 0.0,
+            c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16], c[17], 0.0)  # fmt: skip
+
+
+@register_jitable
+def _power_one(c):
+    """A polynomial's columns with P0 = 1 as a constant: its loop then has no pow call (which LLVM can't vectorize)."""
+    return (c[0], c[1], c[2], c[3], 1.0, c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13], c[14], c[15],
+            c[16], c[17], c[18])  # fmt: skip
+
+
+def _segment_filler(code, method, form, power_one=False):
+    """fill(out, first_step, c, base_lr): out[k] = base_lr * the segment's value at first_step + k, in one loop of
+    the kernel's form (with `power_one`, a polynomial's power 1 as a constant)."""
+    shape = SHAPES[code]
+    name = f"fill_{shape.__name__}_{METHOD_NAMES[method]}_{FORM_NAMES[form]}{'_power_one' if power_one else ''}"
+    # base_lr x finish(value), base_lr folded into the segment's post-scale and offset (the same values where those
+    # are 1 and 0, as in every preset's multipliers)
+    if form == GENERAL:
+
+        @_named(name)
+        def fill(out, first_step, c, base_lr):
+            if power_one:
+                c = _power_one(c)
+            scale, offset, low = base_lr * c[L.POST_SCALE], base_lr * c[L.POST_OFFSET], c[L.LOW]
             for k in range(out.shape[0]):
                 out[k] = max(shape(first_step + k, c, method), low) * scale + offset
+
+    else:
+        counted = _counted_plain if form == PLAIN else _counted
+
+        @_named(name)
+        def fill(out, first_step, c, base_lr):
+            c = counted(c, first_step)
+            if power_one:
+                c = _power_one(c)
+            scale = base_lr * c[L.POST_SCALE]
+            for k in range(out.shape[0]):
+                out[k] = shape(float(k), c, method) * scale
 
     return fill
 
@@ -88,52 +136,48 @@ def _constant_filler(code, method):
     return fill
 
 
-def _polynomial_filler(code, method):
-    """Power 1 gets its own loop (the branch folded away): no pow call, which LLVM can't vectorize."""
-    fill_any = _segment_filler(code, method)
+def _polynomial_filler(code, method, form):
+    """Power 1 gets its own loop, with no pow call."""
+    fill_power_one = _segment_filler(code, method, form, power_one=True)
+    fill_any = _segment_filler(code, method, form)
 
-    @_named(f"fill_{SHAPES[code].__name__}_power_one_apart_{METHOD_NAMES[method]}")
+    @_named(f"fill_{SHAPES[code].__name__}_power_one_apart_{METHOD_NAMES[method]}_{FORM_NAMES[form]}")
     def fill(out, first_step, c, base_lr):
         if c[L.P0] == 1.0:
-            power_one = (c[0], c[1], c[2], c[3], 1.0, c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13],
-                         c[14], c[15], c[16], c[17], c[18])  # fmt: skip
-            fill_any(out, first_step, power_one, base_lr)
+            fill_power_one(out, first_step, c, base_lr)
         else:
             fill_any(out, first_step, c, base_lr)
 
     return fill
 
 
-def _filler(code, method):
+def _filler(code, method, form):
     name = SHAPES[code].__name__
     if name == "constant":
         return _constant_filler(code, method)
     if name == "polynomial":
-        return _polynomial_filler(code, method)
-    return _segment_filler(code, method)
+        return _polynomial_filler(code, method, form)
+    return _segment_filler(code, method, form)
 
 
-def _fill_dispatch(codes, method):
-    """fill_segment(code, out, first_step, c, base_lr) for the shape codes `codes` (a tuple): one loop per shape."""
-    if not codes:
-
-        @_named("fill_no_shape")
-        def no_shape(code, out, first_step, c, base_lr):
-            out[:] = math.nan
-
-        return no_shape
-    rest = _fill_dispatch(codes[1:], method)
-    code_first = codes[0]
-    fill = _filler(code_first, method)
-
-    @_named(f"fill_segment_{METHOD_NAMES[method]}_{_names(codes)}")
-    def fill_segment(code, out, first_step, c, base_lr):
-        if code == code_first:
-            fill(out, first_step, c, base_lr)
-        else:
-            rest(code, out, first_step, c, base_lr)
-
-    return fill_segment
+def _fill_dispatch(codes, method, form):
+    """fill_segment(code, out, first_step, c, base_lr) for the shape codes `codes` (a tuple): one loop per shape, as
+    one chain of comparisons in one function (numba compiles each function apart: a chain of nested functions would
+    cost a compilation per shape)."""
+    fills = {f"fill_{code}": _filler(code, method, form) for code in codes}
+    branches = "".join(
+        f"    {'el' if i else ''}if code == {code}:\n        fill_{code}(out, first_step, c, base_lr)\n"
+        for i, code in enumerate(codes)
+    )
+    source = (
+        "def fill_segment(code, out, first_step, c, base_lr):\n"
+        + branches
+        + ("    else:\n" if codes else "    if True:\n")
+        + "        out[:] = math.nan\n"
+    )
+    namespace = {"math": math, **fills}
+    exec(source, namespace)  # the source holds whole numbers and the names above only
+    return _named(f"fill_segment_{METHOD_NAMES[method]}_{FORM_NAMES[form]}_{_names(codes)}")(namespace["fill_segment"])
 
 
 @register_jitable
@@ -142,16 +186,17 @@ def _index(step, start, low, high):
     return int(min(max(ceil(step) - start, float(low)), float(high)))
 
 
-def _row_filler(method, shapes):
-    """fill_piece(codes, cols, count, base_lr, start, out_row, first, last) for one cosine method and the shape codes
-    `shapes` (a sorted tuple; CYCLE among them for rows with cycles): out_row[first:last] = base_lr * the row's
-    value at steps start + first ..., segment by segment (cycle by cycle in a CYCLE). The method and the shapes are
-    constants of every function made here: each shape's loop is compiled for the method alone, and a kernel holds
-    only the loops of the shapes it is given (what keeps compiling one to a second or so)."""
+def _row_filler(method, form, shapes):
+    """fill_piece(codes, cols, count, base_lr, start, out_row, first, last) for one cosine method, form and the shape
+    codes `shapes` (a sorted tuple; CYCLE among them for rows with cycles): out_row[first:last] = base_lr * the row's
+    value at steps start + first ..., segment by segment (cycle by cycle in a CYCLE). The method, the form and the
+    shapes are constants of every function made here: each shape's loop is compiled for them alone, and a kernel
+    holds only the loops of the shapes it is given (what keeps compiling one to a second or so)."""
     has_cycles = CYCLE in shapes
-    fill_segment = _fill_dispatch(tuple(code for code in shapes if code != CYCLE), method)
+    fill_segment = _fill_dispatch(tuple(code for code in shapes if code != CYCLE), method, form)
+    name = f"{METHOD_NAMES[method]}_{FORM_NAMES[form]}_{_names(shapes)}"
 
-    @_named(f"fill_cycles_{METHOD_NAMES[method]}_{_names(shapes)}")
+    @_named(f"fill_cycles_{name}")
     def fill_cycles(codes, cols, j, out_row, first, last, start, base_lr):
         head = columns(cols, j)
         members = int(head[L.CYCLE_SEGMENTS])
@@ -171,7 +216,7 @@ def _row_filler(method, shapes):
             k = cycle_last
             i += 1.0
 
-    @_named(f"fill_piece_{METHOD_NAMES[method]}_{_names(shapes)}")
+    @_named(f"fill_piece_{name}")
     def fill_piece(codes, cols, count, base_lr, start, out_row, first, last):
         k = first
         j = 0
@@ -189,11 +234,11 @@ def _row_filler(method, shapes):
     return fill_piece
 
 
-def _build_fill_kernel(method: int, parallel: bool, shapes: tuple[int, ...]):
+def _build_fill_kernel(method: int, form: int, parallel: bool, shapes: tuple[int, ...]):
     options = dict(nogil=True, error_model="numpy", fastmath=FAST_MATH if method != LIBM else False)
-    fill_piece = _row_filler(method, shapes)
+    fill_piece = _row_filler(method, form, shapes)
 
-    name = f"{METHOD_NAMES[method]}_{_names(shapes)}"
+    name = f"{METHOD_NAMES[method]}_{FORM_NAMES[form]}_{_names(shapes)}"
 
     if parallel:
 
@@ -228,17 +273,17 @@ def _build_fill_kernel(method: int, parallel: bool, shapes: tuple[int, ...]):
     return compiler.jit(**options)(fill_rows)
 
 
-KERNELS: dict[tuple[int, bool, tuple[int, ...]], object] = {}
+KERNELS: dict[tuple[int, int, bool, tuple[int, ...]], object] = {}
 
 
-def fill_kernel(method: int, parallel: bool, shapes: tuple[int, ...]):
-    """The kernel for this cosine method, serial or parallel, for rows made of the shape codes `shapes` (a sorted
-    tuple), built on first use. Call it as ``kernel(codes, cols, counts, base_lrs, start, out)``, a parallel one
-    with numba.get_num_threads() after."""
-    key = (method, parallel, shapes)
+def fill_kernel(method: int, form: int, parallel: bool, shapes: tuple[int, ...]):
+    """The kernel for this cosine method and form, serial or parallel, for rows made of the shape codes `shapes` (a
+    sorted tuple), built on first use. Call it as ``kernel(codes, cols, counts, base_lrs, start, out)``, a parallel
+    one with numba.get_num_threads() after."""
+    key = (method, form, parallel, shapes)
     kernel = KERNELS.get(key)
     if kernel is None:
-        key = (int(method), bool(parallel), tuple(int(code) for code in shapes))
+        key = (int(method), int(form), bool(parallel), tuple(int(code) for code in shapes))
         kernel = KERNELS[key] = _build_fill_kernel(*key)
     return kernel
 
@@ -248,10 +293,36 @@ def shapes_of(codes) -> tuple[int, ...]:
     return tuple(sorted(set(codes.ravel().tolist())))
 
 
-def fill_table(codes, cols, counts, base_lrs, start, out, method, parallel=False, shapes=None):
-    """out[i, j] = base_lrs[i] * the value of row i at step start + j, rounded once to out's dtype. `shapes` (the
-    table's shapes_of, when the caller has it) saves computing it."""
-    kernel = fill_kernel(method, parallel, shapes_of(codes) if shapes is None else shapes)
+# Whole numbers below this (steps, and ORIGIN, SHIFT and END) keep COUNTED's sums of three exact in float64.
+COUNTED_LIMIT = 2.0**51
+_POSITIONS = [L.ORIGIN, L.SHIFT, L.END]
+_CONSTANT = SHAPE_NAMES.index("constant")
+
+
+def form_of(codes, cols) -> int:
+    """The narrowest form whose loops compute these rows exactly as GENERAL's do (steps below COUNTED_LIMIT)."""
+    if CYCLE in codes:
+        return GENERAL
+    positions = cols[:, :, _POSITIONS]
+    finite = np.isfinite(positions)
+    whole = (positions == np.floor(positions)) & (np.abs(positions) < COUNTED_LIMIT)
+    if not (whole | ~finite).all():
+        return GENERAL
+    computed = cols[codes != _CONSTANT]
+    if not ((computed[:, L.LOW] == -math.inf).all() and (computed[:, L.POST_OFFSET] == 0.0).all()):
+        return GENERAL
+    plain = (computed[:, L.SCALE] == 1.0).all() and (computed[:, L.OFFSET] == 0.0).all()
+    return PLAIN if plain else COUNTED
+
+
+def fill_table(codes, cols, counts, base_lrs, start, out, method, parallel=False, shapes=None, form=None):
+    """out[i, j] = base_lrs[i] * the value of row i at step start + j, rounded once to out's dtype. `shapes` and
+    `form` (the table's shapes_of and form_of, when the caller has them) save computing them."""
+    if form is None:
+        form = form_of(codes, cols)
+    if not (start > -COUNTED_LIMIT and start + out.shape[1] < COUNTED_LIMIT):
+        form = GENERAL
+    kernel = fill_kernel(method, form, parallel, shapes_of(codes) if shapes is None else shapes)
     if parallel:
         kernel(codes, cols, counts, base_lrs, start, out, get_num_threads())
     else:

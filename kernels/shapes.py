@@ -13,8 +13,12 @@ Where a reference library's values are promised bit for bit (transformers' multi
 follows that library's operations in its order (each shape says whose); the segment's ``SCALE`` and ``OFFSET``
 then leave a plain value unchanged (``x * 1.0 + 0.0 == x``).
 
+A shape reads the step only as ``elapsed(step, c)`` and ``END - step`` (what lets a kernel count steps from a
+piece's first, with ORIGIN and END moved by as much: kernels/cpu.py's COUNTED form).
+
 SHAPES[code] is the shape of code ``code``; a new shape is a function here, appended to SHAPES (and named in
-BOUNDED_SHAPES when its value is a fraction in [0, 1] times SCALE plus OFFSET).
+BOUNDED_SHAPES when its value is a fraction in [0, 1] times SCALE plus OFFSET, in FRACTION_SHAPES when that holds
+at every step).
 """
 
 import math
@@ -294,4 +298,7 @@ BOUNDED_SHAPES = (
     "stairs",
     "stairs_by_position",
 )
+# Shapes whose fraction is within [0, 1] at every step and method (squares and halves of 1 +- a cosine or tanh):
+# where SCALE >= 0, a LOW at or below OFFSET never binds, and the packer drops it (one operation less per value).
+FRACTION_SHAPES = ("cosine", "cosine_restarts", "cosine_rising", "tanh_fraction")
 CYCLE = 0

@@ -265,7 +265,7 @@ def test_tiles_are_dealt_out_whatever_the_number_of_threads(threads):
     table = tables.pack(schedule, np.array([1e-3, 2e-3, 3e-3]))
     num_steps = 4 * cpu.BLOCK + 5
     serial = run_kernel(table, num_steps, numerics.TURNS, False, np.float64, 3)
-    kernel = cpu.fill_kernel(numerics.TURNS, True, table.shapes)
+    kernel = cpu.fill_kernel(numerics.TURNS, cpu.form_of(table.codes, table.cols), True, table.shapes)
     parallel = np.full_like(serial, np.nan)
     kernel(table.codes, table.cols, table.counts, table.base_lrs, 3, parallel, threads)
     np.testing.assert_array_equal(parallel, serial)
@@ -307,12 +307,92 @@ def test_a_kernel_holds_only_the_loops_of_its_tables_shapes():
     wsd = packed("warmup_stable_decay", {"num_warmup_steps": 3, "num_decay_steps": 20, "num_stable_steps": 10})
     names = {shapes.SHAPE_NAMES[code] for code in cosine.shapes}
     assert names == {"linear", "cosine"}
-    assert cpu.fill_kernel(numerics.TURNS, False, cosine.shapes) is not cpu.fill_kernel(
-        numerics.TURNS, False, wsd.shapes
+    assert cpu.fill_kernel(numerics.TURNS, cpu.PLAIN, False, cosine.shapes) is not cpu.fill_kernel(
+        numerics.TURNS, cpu.PLAIN, False, wsd.shapes
     )
-    assert cpu.fill_kernel(numerics.TURNS, False, cosine.shapes) is cpu.fill_kernel(
-        numerics.TURNS, False, cosine.shapes
+    assert cpu.fill_kernel(numerics.TURNS, cpu.PLAIN, False, cosine.shapes) is cpu.fill_kernel(
+        numerics.TURNS, cpu.PLAIN, False, cosine.shapes
     )
+
+
+# max_lr * lr_warmup_steps**0.5 / step**0.5 until it reaches min_lr (0.1 at step 100)
+MEGATRON_INVERSE_SQRT = {"init_lr": 0.0, "max_lr": 1.0, "min_lr": 0.1, "lr_warmup_steps": 1, "lr_decay_steps": 200,
+                         "lr_decay_style": "inverse-square-root"}  # fmt: skip
+
+
+def run_form(table, num_steps, method, form, start=0):
+    out = np.full((table.num_configs, num_steps), np.nan)
+    cpu.fill_table(table.codes, table.cols, table.counts, table.base_lrs, start, out, method, form=form)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("schedule", "form"),
+    [
+        (fastsched.schedule("cosine", num_warmup_steps=5, num_training_steps=50), cpu.PLAIN),
+        (fastsched.schedule("linear", num_warmup_steps=[0, 5], num_training_steps=50), cpu.PLAIN),
+        (
+            fastsched.schedule("cosine_with_min_lr", num_warmup_steps=5, num_training_steps=50, min_lr_rate=0.1),
+            cpu.COUNTED,
+        ),
+        (fastsched.schedule("polynomial", num_warmup_steps=5, num_training_steps=50, lr_end=1e-5), cpu.COUNTED),
+        (fastsched.schedule("linear", num_warmup_steps=2.5, num_training_steps=50), cpu.PLAIN),  # whole positions
+        (fastsched.schedule("cosine", num_warmup_steps=2.5, num_training_steps=50), cpu.GENERAL),  # ORIGIN 2.5
+        (fastsched.schedule("linear", num_warmup_steps=5, num_training_steps=2.0**52), cpu.GENERAL),  # too far
+        (
+            fastsched.schedule(
+                "warmup_stable_decay", num_warmup_steps=5, num_decay_steps=20, num_stable_steps=10, decay_type="linear"
+            ),
+            cpu.GENERAL,
+        ),  # fmt: skip  (a floor: max(0, ...))
+        (fastsched.schedule("megatron.OptimizerParamScheduler", **MEGATRON_INVERSE_SQRT), cpu.GENERAL),  # a floor
+        (fastsched.cycles(fastsched.schedule("cosine", num_warmup_steps=2, num_training_steps=9), 9), cpu.GENERAL),
+    ],
+    ids=[
+        "cosine",
+        "linear-sweep",
+        "min-lr",
+        "polynomial",
+        "float-span",
+        "float-origin",
+        "beyond-2-51",
+        "floor",
+        "min-lr-floor",
+        "cycles",
+    ],
+)
+def test_each_table_gets_the_narrowest_form_and_every_form_computes_what_general_does(schedule, form):
+    table = tables.pack(schedule, np.array([3e-3] * schedule.num_configs))
+    assert cpu.form_of(table.codes, table.cols) == form
+    for method in METHODS.values():
+        for start in (0, 3, 47):
+            general = run_form(table, 130, method, cpu.GENERAL, start)
+            for narrower in range(form, cpu.GENERAL, -1):  # every form the table allows
+                np.testing.assert_array_equal(run_form(table, 130, method, narrower, start), general)
+
+
+def test_a_floor_no_value_reaches_is_dropped_and_one_that_binds_is_kept():
+    cosine = packed("cosine", {"num_warmup_steps": 5, "num_training_steps": 50})  # transformers' max(0.0, ...)
+    assert (cosine.cols[0, :, layout.LOW] == -math.inf).all()
+    megatron = tables.pack(fastsched.schedule("megatron.OptimizerParamScheduler", **MEGATRON_INVERSE_SQRT))
+    assert 0.1 in megatron.cols[0, :, layout.LOW]  # max(min_lr, ...) binds from step 100 on
+    lrs = fastsched.trajectory(fastsched.schedule("megatron.OptimizerParamScheduler", **MEGATRON_INVERSE_SQRT), 120)
+    assert lrs[99] > 0.1 and (lrs[101:] == 0.1).all()
+
+
+def test_steps_past_whole_number_exactness_take_the_general_loops(monkeypatch):
+    table = packed("cosine", {"num_warmup_steps": 5, "num_training_steps": 50})
+    forms = []
+    original = cpu.fill_kernel
+
+    def spy(method, form, *rest):
+        forms.append(form)
+        return original(method, form, *rest)
+
+    monkeypatch.setattr(cpu, "fill_kernel", spy)
+    run_kernel(table, 10, numerics.LIBM, False, np.float64, start=2**51 - 5)
+    run_kernel(table, 10, numerics.LIBM, False, np.float64, start=0)
+    assert forms == [cpu.GENERAL, cpu.PLAIN]
 
 
 # --- how fill picks method and kernel -----------------------------------------------------------------------------
@@ -323,9 +403,9 @@ def kernel_calls(monkeypatch):
     calls = []
     original = cpu.fill_table
 
-    def spy(codes, cols, counts, base_lrs, start, out, method, parallel=False, shapes=None):
+    def spy(codes, cols, counts, base_lrs, start, out, method, parallel=False, shapes=None, form=None):
         calls.append({"method": method, "parallel": parallel, "shape": out.shape, "start": start})
-        return original(codes, cols, counts, base_lrs, start, out, method, parallel, shapes)
+        return original(codes, cols, counts, base_lrs, start, out, method, parallel, shapes, form)
 
     monkeypatch.setattr(cpu, "fill_table", spy)
     return calls
