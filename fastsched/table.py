@@ -393,13 +393,22 @@ def _drop_idle_floors(codes: np.ndarray, cols: np.ndarray, top: list[int]) -> No
     """LOW = -inf where a top-level segment's values never go below its LOW: a FRACTION_SHAPES shape with SCALE >= 0
     and OFFSET >= LOW (transformers' max(0.0, ...) around its cosines). The values are the same; the loops skip
     the max. (A cycle's segments keep theirs: the cycle scales them.)"""
+    fraction_codes = _fraction_codes()
+    for j in top:
+        shapes = codes[:, j]
+        if shapes[0] not in fraction_codes and (shapes == shapes[0]).all():
+            continue
+        c = cols[:, j]
+        idle = (c[:, L.SCALE] >= 0.0) & (c[:, L.OFFSET] >= c[:, L.LOW])
+        if not (shapes == shapes[0]).all():
+            idle &= np.isin(shapes, list(fraction_codes))
+        c[idle, L.LOW] = -np.inf
+
+
+def _fraction_codes() -> frozenset[int]:
     from .kernels.shapes import FRACTION_SHAPES
 
-    c = cols[:, top]
-    idle = np.isin(codes[:, top], [_shape_code(name) for name in FRACTION_SHAPES])
-    idle &= (c[:, :, L.SCALE] >= 0.0) & (c[:, :, L.OFFSET] >= c[:, :, L.LOW])
-    c[:, :, L.LOW] = np.where(idle, -np.inf, c[:, :, L.LOW])
-    cols[:, top] = c
+    return frozenset(_shape_code(name) for name in FRACTION_SHAPES)
 
 
 def _is_member(rows: list[Any], r: int) -> bool:

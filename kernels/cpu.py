@@ -8,7 +8,8 @@ composition and mixed sweeps.
 A row (or a tile of one) is cut at its segments' boundaries (and its cycles'); inside a segment the loop calls one
 shape with the segment's columns held in locals: no dispatch, no loads from the table, so LLVM vectorizes it. A
 constant segment is computed once and filled. Kernels are specialized by cosine method (numerics.LIBM / REDUCED /
-TURNS) and serial / parallel, compiled on first use and cached (compiler.jit).
+TURNS), form (GENERAL / COUNTED / PLAIN: how much of a segment's columns the loops may take as whole numbers and
+constants, the narrowest a table allows) and serial / parallel, compiled on first use and cached (compiler.jit).
 
 Serial kernels serve small requests: a fresh process then never starts the parallel runtime (~0.2 s).
 """
@@ -92,91 +93,58 @@ def _power_one(c):
             c[16], c[17], c[18])  # fmt: skip
 
 
-def _segment_filler(code, method, form, power_one=False):
-    """fill(out, first_step, c, base_lr): out[k] = base_lr * the segment's value at first_step + k, in one loop of
-    the kernel's form (with `power_one`, a polynomial's power 1 as a constant)."""
-    shape = SHAPES[code]
-    name = f"fill_{shape.__name__}_{METHOD_NAMES[method]}_{FORM_NAMES[form]}{'_power_one' if power_one else ''}"
-    # base_lr x finish(value), base_lr folded into the segment's post-scale and offset (the same values where those
-    # are 1 and 0, as in every preset's multipliers)
-    if form == GENERAL:
-
-        @_named(name)
-        def fill(out, first_step, c, base_lr):
-            if power_one:
-                c = _power_one(c)
-            scale, offset, low = base_lr * c[L.POST_SCALE], base_lr * c[L.POST_OFFSET], c[L.LOW]
-            for k in range(out.shape[0]):
-                out[k] = max(shape(first_step + k, c, method), low) * scale + offset
-
-    else:
-        counted = _counted_plain if form == PLAIN else _counted
-
-        @_named(name)
-        def fill(out, first_step, c, base_lr):
-            c = counted(c, first_step)
-            if power_one:
-                c = _power_one(c)
-            scale = base_lr * c[L.POST_SCALE]
-            for k in range(out.shape[0]):
-                out[k] = shape(float(k), c, method) * scale
-
-    return fill
+# Each form's prologue (at a segment's start) and loop (`{columns}`: the columns its shape reads); base_lr is folded
+# into the segment's post-scale and offset (the same values where those are 1 and 0, as in every preset).
+_PROLOGUES = {
+    GENERAL: "scale, offset, low = base_lr * c[POST_SCALE], base_lr * c[POST_OFFSET], c[LOW]",
+    COUNTED: "c = counted(c, first_step)\nscale = base_lr * c[POST_SCALE]",
+    PLAIN: "c = counted_plain(c, first_step)\nscale = base_lr * c[POST_SCALE]",
+}
+_LOOPS = {
+    GENERAL: "for k in range(out.shape[0]):\n"
+    "    out[k] = max({shape}(first_step + k, {columns}, method), low) * scale + offset",
+    COUNTED: "for k in range(out.shape[0]):\n    out[k] = {shape}(float(k), {columns}, method) * scale",
+}
+_LOOPS[PLAIN] = _LOOPS[COUNTED]
 
 
-def _constant_filler(code, method):
-    shape = SHAPES[code]
-
-    @_named(f"fill_{shape.__name__}_once_{METHOD_NAMES[method]}")
-    def fill(out, first_step, c, base_lr):
-        value = base_lr * finish(shape(first_step, c, method), c)
-        for k in range(out.shape[0]):
-            out[k] = value
-
-    return fill
+def _indented(source: str, spaces: int) -> str:
+    return "".join(" " * spaces + line + "\n" for line in source.splitlines())
 
 
-def _polynomial_filler(code, method, form):
-    """Power 1 gets its own loop, with no pow call."""
-    fill_power_one = _segment_filler(code, method, form, power_one=True)
-    fill_any = _segment_filler(code, method, form)
-
-    @_named(f"fill_{SHAPES[code].__name__}_power_one_apart_{METHOD_NAMES[method]}_{FORM_NAMES[form]}")
-    def fill(out, first_step, c, base_lr):
-        if c[L.P0] == 1.0:
-            fill_power_one(out, first_step, c, base_lr)
+def _fill_segment(codes, method, form):
+    """fill_segment(code, out, first_step, c, base_lr): out[k] = base_lr * the value at first_step + k of a segment of
+    shape `code` (one of the tuple `codes`) with columns `c`: a chain of comparisons, then that shape's loop, in the
+    form's prologue and loop. A constant segment is computed once and filled; a polynomial of power 1 has its own
+    loop (no pow call, which LLVM can't vectorize). All in one function made from source: numba compiles each
+    function apart, at some 0.1 s each, and a function per shape would cost that per shape."""
+    namespace = {name: getattr(L, name) for name in ("POST_SCALE", "POST_OFFSET", "LOW", "P0")}
+    namespace.update(math=math, method=method, finish=finish, counted=_counted, counted_plain=_counted_plain,
+                     power_one=_power_one)  # fmt: skip
+    loop = _LOOPS[form]
+    body = ""
+    constant = SHAPE_NAMES.index("constant")
+    if constant in codes:
+        body += (
+            f"if code == {constant}:\n"
+            f"    value = base_lr * finish(shape_{constant}(first_step, c, method), c)\n"
+            "    for k in range(out.shape[0]):\n        out[k] = value\n    return\n"
+        )
+    body += _PROLOGUES[form] + "\n"
+    branches = [code for code in codes if code != constant]
+    for i, code in enumerate(branches):
+        namespace[f"shape_{code}"] = SHAPES[code]
+        body += f"{'el' if i else ''}if code == {code}:\n"
+        if SHAPES[code].__name__ == "polynomial":
+            body += "    if c[P0] == 1.0:\n        one = power_one(c)\n"
+            body += _indented(loop.format(shape=f"shape_{code}", columns="one"), 8)
+            body += "    else:\n" + _indented(loop.format(shape=f"shape_{code}", columns="c"), 8)
         else:
-            fill_any(out, first_step, c, base_lr)
-
-    return fill
-
-
-def _filler(code, method, form):
-    name = SHAPES[code].__name__
-    if name == "constant":
-        return _constant_filler(code, method)
-    if name == "polynomial":
-        return _polynomial_filler(code, method, form)
-    return _segment_filler(code, method, form)
-
-
-def _fill_dispatch(codes, method, form):
-    """fill_segment(code, out, first_step, c, base_lr) for the shape codes `codes` (a tuple): one loop per shape, as
-    one chain of comparisons in one function (numba compiles each function apart: a chain of nested functions would
-    cost a compilation per shape)."""
-    fills = {f"fill_{code}": _filler(code, method, form) for code in codes}
-    branches = "".join(
-        f"    {'el' if i else ''}if code == {code}:\n        fill_{code}(out, first_step, c, base_lr)\n"
-        for i, code in enumerate(codes)
-    )
-    source = (
-        "def fill_segment(code, out, first_step, c, base_lr):\n"
-        + branches
-        + ("    else:\n" if codes else "    if True:\n")
-        + "        out[:] = math.nan\n"
-    )
-    namespace = {"math": math, **fills}
-    exec(source, namespace)  # the source holds whole numbers and the names above only
+            body += _indented(loop.format(shape=f"shape_{code}", columns="c"), 4)
+    body += ("else:\n" if branches else "if True:\n") + "    out[:] = math.nan\n"
+    if constant in codes:
+        namespace[f"shape_{constant}"] = SHAPES[constant]
+    exec("def fill_segment(code, out, first_step, c, base_lr):\n" + _indented(body, 4), namespace)
     return _named(f"fill_segment_{METHOD_NAMES[method]}_{FORM_NAMES[form]}_{_names(codes)}")(namespace["fill_segment"])
 
 
@@ -193,7 +161,7 @@ def _row_filler(method, form, shapes):
     shapes are constants of every function made here: each shape's loop is compiled for them alone, and a kernel
     holds only the loops of the shapes it is given (what keeps compiling one to a second or so)."""
     has_cycles = CYCLE in shapes
-    fill_segment = _fill_dispatch(tuple(code for code in shapes if code != CYCLE), method, form)
+    fill_segment = _fill_segment(tuple(code for code in shapes if code != CYCLE), method, form)
     name = f"{METHOD_NAMES[method]}_{FORM_NAMES[form]}_{_names(shapes)}"
 
     @_named(f"fill_cycles_{name}")
@@ -297,6 +265,9 @@ def shapes_of(codes) -> tuple[int, ...]:
 COUNTED_LIMIT = 2.0**51
 _POSITIONS = [L.ORIGIN, L.SHIFT, L.END]
 _CONSTANT = SHAPE_NAMES.index("constant")
+# COUNTED's conditions (no LOW, no POST_OFFSET), then PLAIN's (SCALE 1, OFFSET 0)
+_FORM_COLUMNS = [L.LOW, L.POST_OFFSET, L.SCALE, L.OFFSET]
+_FORM_VALUES = np.array([-math.inf, 0.0, 1.0, 0.0])
 
 
 def form_of(codes, cols) -> int:
@@ -304,15 +275,14 @@ def form_of(codes, cols) -> int:
     if CYCLE in codes:
         return GENERAL
     positions = cols[:, :, _POSITIONS]
-    finite = np.isfinite(positions)
-    whole = (positions == np.floor(positions)) & (np.abs(positions) < COUNTED_LIMIT)
-    if not (whole | ~finite).all():
+    size = np.abs(positions)
+    if not ((positions == np.floor(positions)) & ((size < COUNTED_LIMIT) | (size == math.inf))).all():
         return GENERAL
-    computed = cols[codes != _CONSTANT]
-    if not ((computed[:, L.LOW] == -math.inf).all() and (computed[:, L.POST_OFFSET] == 0.0).all()):
+    # per column of _FORM_COLUMNS: whether every computed segment holds its _FORM_VALUES value there
+    holds = (cols[codes != _CONSTANT][:, _FORM_COLUMNS] == _FORM_VALUES).all(axis=0)
+    if not (holds[0] and holds[1]):
         return GENERAL
-    plain = (computed[:, L.SCALE] == 1.0).all() and (computed[:, L.OFFSET] == 0.0).all()
-    return PLAIN if plain else COUNTED
+    return PLAIN if holds[2] and holds[3] else COUNTED
 
 
 def fill_table(codes, cols, counts, base_lrs, start, out, method, parallel=False, shapes=None, form=None):
