@@ -9,6 +9,7 @@ limited cycle's end is computed by the kernels' own cycle index, so packing neve
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import threading
 import warnings
@@ -405,6 +406,7 @@ def _drop_idle_floors(codes: np.ndarray, cols: np.ndarray, top: list[int]) -> No
         c[idle, L.LOW] = -np.inf
 
 
+@functools.cache
 def _fraction_codes() -> frozenset[int]:
     from .kernels.shapes import FRACTION_SHAPES
 

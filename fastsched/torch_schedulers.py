@@ -110,14 +110,16 @@ class TableScheduler(LambdaLR):
             polynomial's `lr_end` and `min_lr` are relative to `optimizer.defaults["lr"]`, as in transformers.
     """
 
-    # The table and the lr_lambdas it was built with: caches, outside the __dict__ that is the scheduler's state.
-    __slots__ = ("_armed", "_table", "_table_lambdas")
+    # The table, its values and size (what a step reads: the table may replace them as it grows) and the lr_lambdas
+    # it was built with: caches, outside the __dict__ that is the scheduler's state.
+    __slots__ = ("_armed", "_size", "_table", "_table_lambdas", "_values")
 
     def __init__(self, optimizer: Optimizer, name: str | enum.Enum, last_epoch: int = -1, **schedule_params: Any):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         last_epoch = whole_step("last_epoch", last_epoch)
         self._table = ScheduleTable.for_optimizer(name, optimizer, schedule_params)
+        self._values, self._size = self._table.values, self._table.size
         lr_lambda = functools.partial(ScheduleFunction(self._table), **self._table.keywords)
         self._table_lambdas = [lr_lambda] * len(optimizer.param_groups)
         self._armed = None  # step()'s table lookup waits for the step that checks the call order
@@ -183,8 +185,8 @@ class TableScheduler(LambdaLR):
             else:
                 if first["lr"] is last_first and second["lr"] is last_second:
                     step = self.last_epoch + 1
-                    table = self._table  # ScheduleTable.multiplier, inlined (a call costs as much as the rest)
-                    multiplier = table.values[step] if 0 <= step < table.size else table.multiplier(step)
+                    # ScheduleTable.multiplier, inlined (a call costs as much as the rest)
+                    multiplier = self._values[step] if 0 <= step < self._size else self._multiplier_past_table(step)
                     base_first, base_second = self.base_lrs
                     first["lr"] = first_lr = base_first * multiplier
                     second["lr"] = second_lr = base_second * multiplier
@@ -218,6 +220,23 @@ class TableScheduler(LambdaLR):
         ]
         if self._step_count > 1:
             self._armed = self._table_lambdas
+
+    def _multiplier_past_table(self, step: int) -> float:
+        multiplier = self._table.multiplier(step)  # may grow the table: read its values and size again
+        self._values, self._size = self._table.values, self._table.size
+        return multiplier
+
+    def __getstate__(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        state, slots = super().__getstate__()
+        # the table pickles as its schedule (a few numbers); its values are rebuilt, and read again on unpickling
+        return state, {name: value for name, value in slots.items() if name not in ("_values", "_size")}
+
+    def __setstate__(self, state: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        state, slots = state
+        self.__dict__.update(state)
+        for name, value in slots.items():
+            setattr(self, name, value)
+        self._values, self._size = self._table.values, self._table.size
 
     def state_dict(self) -> dict[str, Any]:
         """LambdaLR's state (``__dict__`` but the optimizer, and the lr_lambdas' ``__dict__``), with a record of the
