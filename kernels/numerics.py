@@ -18,7 +18,8 @@ value is exactly 1 or 0, these are too (a decay to zero ends at 0.0, a peak is 1
 import math
 from fractions import Fraction
 
-from numba.core import config, types
+from llvmlite import ir
+from numba.core import cgutils, config, types
 from numba.extending import intrinsic, register_jitable
 
 LIBM = 0
@@ -48,26 +49,41 @@ _COS_HALF_TURN = (
 )
 
 
+def _libdevice(builder, name, args):
+    """On CUDA, libdevice's function `name` of float64 args, else None: NVVM refuses some LLVM intrinsics (llvm.rint:
+    "Unsupported intrinsic", met on an H100 with CUDA 13), and libdevice computes the same values."""
+    if not builder.module.triple.startswith("nvptx"):
+        return None
+    double = ir.DoubleType()
+    function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(double, [double] * len(args)), name)
+    return builder.call(function, args)
+
+
 @intrinsic
 def fma(typingctx, a, b, c):
-    """a * b + c rounded once (llvm.fma: one instruction on the CPUs and GPUs numba targets). Compiled code only."""
+    """a * b + c rounded once (llvm.fma, libdevice's __nv_fma: one instruction on the CPUs and GPUs numba targets).
+    Compiled code only."""
     if not all(isinstance(x, (types.Float, types.Integer)) for x in (a, b, c)):
         return None
 
-    def codegen(context, builder, signature, args):
-        return builder.fma(*args)  # numba has cast the arguments to the signature's float64
+    def codegen(context, builder, signature, args):  # numba has cast the arguments to float64
+        cuda = _libdevice(builder, "__nv_fma", args)
+        return builder.fma(*args) if cuda is None else cuda
 
     return types.float64(types.float64, types.float64, types.float64), codegen
 
 
-def _rounding(llvm_name):
+def _rounding(llvm_name, libdevice_name):
     @intrinsic
     def rounding(typingctx, x):
         if not isinstance(x, (types.Float, types.Integer)):
             return None
 
         def codegen(context, builder, signature, args):
-            return builder.call(builder.module.declare_intrinsic(llvm_name, [args[0].type]), args)
+            cuda = _libdevice(builder, libdevice_name, args)
+            if cuda is None:
+                return builder.call(builder.module.declare_intrinsic(llvm_name, [args[0].type]), args)
+            return cuda
 
         return types.float64(types.float64), codegen
 
@@ -75,9 +91,9 @@ def _rounding(llvm_name):
 
 
 # x rounded to a whole number, as a float64, by one instruction (no conversions to and from int). Compiled code only.
-floor = _rounding("llvm.floor")  # math.floor's value
-ceil = _rounding("llvm.ceil")  # math.ceil's value
-rint = _rounding("llvm.rint")  # the nearest, ties to even (the default rounding mode)
+floor = _rounding("llvm.floor", "__nv_floor")  # math.floor's value
+ceil = _rounding("llvm.ceil", "__nv_ceil")  # math.ceil's value
+rint = _rounding("llvm.rint", "__nv_rint")  # the nearest, ties to even (the default rounding mode)
 
 if config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1 runs the kernels as Python: the same operations, without intrinsics
 
