@@ -6,6 +6,13 @@
 set -uo pipefail
 out=${1:?usage: bash bench/gpu_check.sh OUTPUT_DIR}
 mkdir -p "$out"
+# numba-cuda 0.30 registers np.row_stack, which numpy 2.5 removed: give this run's processes (only) the alias,
+# so that the checks reach fastsched's own code
+if ! python -c "import numpy; numpy.row_stack" 2>/dev/null; then
+  shim=$(mktemp -d)
+  printf 'import numpy\nnumpy.row_stack = numpy.vstack\n' >"$shim/sitecustomize.py"
+  export PYTHONPATH="$shim${PYTHONPATH:+:$PYTHONPATH}"
+fi
 if ! python -m pip install --no-deps --no-build-isolation -e . >"$out/install.log" 2>&1; then
   tail -20 "$out/install.log"
   exit 1
