@@ -1829,6 +1829,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
             warnings.showwarning = _one_line_warning  # restored by catch_warnings, as the filters are
             warnings.simplefilter("once")  # a config check and each block would repeat the same warning
+            # Python's own debug warning, hidden by default: a signal between open() and `with` leaves a temporary
+            # file to the garbage collector, which reports it, and the output's cleanup reads "warning: unclosed file"
+            warnings.simplefilter("ignore", ResourceWarning)
             return args.handler(args)
         except CliError as exc:
             print(f"fastsched: error: {exc}", file=sys.stderr)

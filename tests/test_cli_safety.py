@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -584,3 +585,18 @@ def test_figures_of_lr_1e308_and_of_10_to_the_12_steps_are_written_whole(tmp_pat
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.png", "long.svg"]  # no temporary file left
     assert (tmp_path / "huge.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_pythons_resource_warnings_stay_hidden_as_python_hides_them(monkeypatch, capsys):
+    """A signal between open() and `with` leaves a temporary file to the garbage collector, whose ResourceWarning
+    Python hides by default: the command's "once" filter must not show it (it did, now and then, mid-write)."""
+    from fastsched import cli
+
+    def handler(args):
+        warnings.warn("unclosed file <_io.TextIOWrapper name='.out.csv.tmp'>", ResourceWarning, stacklevel=1)
+        warnings.warn("what a user should see", UserWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_list", handler)
+    assert cli.main(["list"]) == 0
+    assert capsys.readouterr().err.splitlines() == ["fastsched: warning: what a user should see"]
