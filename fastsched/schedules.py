@@ -475,7 +475,7 @@ class Warmup(Schedule):
             scale=peak - self.start_value,
             offset=self.start_value,
         )
-        return Join([_Items([ramp]), self.inner], [self.num_steps]).build(context)
+        return Join([BuiltItems([ramp]), self.inner], [self.num_steps]).build(context)
 
     def to_spec(self) -> dict[str, Any]:
         return {
@@ -486,8 +486,9 @@ class Warmup(Schedule):
         }
 
 
-class _Items(Schedule):
-    """Ready-made items (a composition's own pieces); not part of any spec."""
+class BuiltItems(Schedule):
+    """Segments built already (a composition's own pieces, a preset's parts, a drop-in's table): packed as a
+    schedule, never part of a spec."""
 
     kind = "items"
 
@@ -501,7 +502,7 @@ class _Items(Schedule):
         return list(self.items)
 
     def to_spec(self) -> dict[str, Any]:
-        raise TypeError("internal pieces of a composition have no spec")
+        raise TypeError("segments built in code (a composition's pieces, a drop-in's table) have no spec")
 
 
 class Affine(Schedule):

@@ -48,7 +48,7 @@ from torch.optim import lr_scheduler as torch_lr_scheduler
 from . import table as segment_tables
 from .presets import torch as presets
 from .scheduler_table import ScheduleTable
-from .schedules import Context, Schedule
+from .schedules import BuiltItems, Context
 from .torch_schedulers import warn_of_call_order
 from .warn import warn
 
@@ -582,25 +582,7 @@ def _no_value_at(schedule: Any, step: Any) -> Any:
     raise AssertionError("torch's segments read no other schedule's value")
 
 
-class _Items(Schedule):
-    """Segments built already (a drop-in's, from its attributes): packed as a schedule, never a spec."""
-
-    kind = "items"
-
-    def __init__(self, items: list[Any]) -> None:
-        self.items = items
-
-    def array_parameters(self) -> dict[str, int]:
-        return {}
-
-    def build(self, context: Context) -> list[Any]:
-        return list(self.items)
-
-    def to_spec(self) -> dict[str, Any]:
-        raise TypeError("a drop-in scheduler's segments have no spec")
-
-
 def _table(name: str, items: list[Any], reference_lr: float, record: dict[str, Any]) -> ScheduleTable:
     """The table of `items` (a preset's segments, built relative to `reference_lr`): their values at whole steps."""
-    packed = segment_tables.pack(_Items(items), 1.0, reference_lr=reference_lr, allow_arrays=False)
+    packed = segment_tables.pack(BuiltItems(items), 1.0, reference_lr=reference_lr, allow_arrays=False)
     return ScheduleTable(name, {"schedule": name, **record}, record, packed)

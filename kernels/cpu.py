@@ -73,16 +73,10 @@ FORM_NAMES = ("general", "counted", "plain")
 
 
 @register_jitable
-def _counted(c, first_step):
-    """Columns whose shape, evaluated at step k, gives the segment's value at step first_step + k (COUNTED)."""
-    return (c[0], c[L.ORIGIN] - c[L.SHIFT] - first_step, c[L.END] - first_step, c[3], c[4], c[5], c[6], c[7], c[8],
-            c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16], c[17], 0.0)  # fmt: skip
-
-
-@register_jitable
-def _counted_plain(c, first_step):
-    """_counted's columns with SCALE 1 and OFFSET 0 as constants (PLAIN)."""
-    return (c[0], c[L.ORIGIN] - c[L.SHIFT] - first_step, c[L.END] - first_step, c[3], c[4], c[5], c[6], 1.0, 0.0,
+def _counted(c, first_step, scale, offset):
+    """Columns whose shape, evaluated at step k, gives the segment's value at step first_step + k (COUNTED), with
+    SCALE and OFFSET `scale` and `offset` (PLAIN passes 1.0 and 0.0: constants LLVM folds away once inlined)."""
+    return (c[0], c[L.ORIGIN] - c[L.SHIFT] - first_step, c[L.END] - first_step, c[3], c[4], c[5], c[6], scale, offset,
             c[9], c[10], c[11], c[12], c[13], c[14], c[15], c[16], c[17], 0.0)  # fmt: skip
 
 
@@ -97,8 +91,8 @@ def _power_one(c):
 # into the segment's post-scale and offset (the same values where those are 1 and 0, as in every preset).
 _PROLOGUES = {
     GENERAL: "scale, offset, low = base_lr * c[POST_SCALE], base_lr * c[POST_OFFSET], c[LOW]",
-    COUNTED: "c = counted(c, first_step)\nscale = base_lr * c[POST_SCALE]",
-    PLAIN: "c = counted_plain(c, first_step)\nscale = base_lr * c[POST_SCALE]",
+    COUNTED: "c = counted(c, first_step, c[SCALE], c[OFFSET])\nscale = base_lr * c[POST_SCALE]",
+    PLAIN: "c = counted(c, first_step, 1.0, 0.0)\nscale = base_lr * c[POST_SCALE]",
 }
 _LOOPS = {
     GENERAL: "for k in range(out.shape[0]):\n"
@@ -118,9 +112,8 @@ def _fill_segment(codes, method, form):
     form's prologue and loop. A constant segment is computed once and filled; a polynomial of power 1 has its own
     loop (no pow call, which LLVM can't vectorize). All in one function made from source: numba compiles each
     function apart, at some 0.1 s each, and a function per shape would cost that per shape."""
-    namespace = {name: getattr(L, name) for name in ("POST_SCALE", "POST_OFFSET", "LOW", "P0")}
-    namespace.update(math=math, method=method, finish=finish, counted=_counted, counted_plain=_counted_plain,
-                     power_one=_power_one)  # fmt: skip
+    namespace = {name: getattr(L, name) for name in ("POST_SCALE", "POST_OFFSET", "LOW", "P0", "SCALE", "OFFSET")}
+    namespace.update(math=math, method=method, finish=finish, counted=_counted, power_one=_power_one)
     loop = _LOOPS[form]
     body = ""
     constant = SHAPE_NAMES.index("constant")

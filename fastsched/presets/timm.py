@@ -356,9 +356,9 @@ def _timm_first_step(i: int, t_initial: float, mul: float) -> float:
 
 def _prebuilt_schedule(items: list[Item]) -> Any:
     # The one call into fastsched.schedules' internals: a schedule of ready-made items, which Context.value_at reads.
-    from ..schedules import _Items
+    from ..schedules import BuiltItems
 
-    return _Items(items)
+    return BuiltItems(items)
 
 
 # -- small helpers -------------------------------------------------------------------------------------------------
