@@ -397,11 +397,12 @@ def _drop_idle_floors(codes: np.ndarray, cols: np.ndarray, top: list[int]) -> No
     fraction_codes = _fraction_codes()
     for j in top:
         shapes = codes[:, j]
-        if shapes[0] not in fraction_codes and (shapes == shapes[0]).all():
+        one_shape = (shapes == shapes[0]).all()  # every config's segment j has one shape (no per-config shapes)
+        if one_shape and shapes[0] not in fraction_codes:
             continue
         c = cols[:, j]
         idle = (c[:, L.SCALE] >= 0.0) & (c[:, L.OFFSET] >= c[:, L.LOW])
-        if not (shapes == shapes[0]).all():
+        if not one_shape:
             idle &= np.isin(shapes, list(fraction_codes))
         c[idle, L.LOW] = -np.inf
 
