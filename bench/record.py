@@ -351,7 +351,8 @@ def readme_section(results: dict) -> str:
             "The numerical machinery against its simpler alternative (`bench/test_bench_methods.py`, same run; "
             "time over fill of the same array): cosine at LIBM (libm's cos per value), REDUCED (range reduction and a "
             "polynomial) and TURNS (the fraction of a turn); linear at LIBM (a division per value) and REDUCED (a "
-            "reciprocal and two fmas); polynomial with power 1 (its own loop) and any other power (pow).",
+            "two-part reciprocal, a multiply and an fma); polynomial with power 1 (its own loop) and any other power "
+            "(pow).",
             "",
             "| case | float64 | float32 |",
             "| --- | --- | --- |",

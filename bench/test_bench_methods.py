@@ -7,8 +7,8 @@ Group ``methods-<dtype>``: one 10**7-step trajectory of each shape family filled
 - cosine: LIBM (libm's cos, one call per value: what a plain loop does), REDUCED (the reference's own angle, range
   reduced, a polynomial) and TURNS (the fraction of a turn, no reduction) -- the bulk API picks TURNS for angles
   below 256 radians, REDUCED up to 1e7;
-- linear: LIBM (a true division per value) against REDUCED (divide_exact: one reciprocal per segment, two fmas
-  per value, the same correctly rounded quotients);
+- linear: LIBM (a true division per value) against REDUCED (divide: one two-part reciprocal per segment, a
+  multiply and an fma per value, exact wherever the quotient is a float64);
 - polynomial with power 1 (its own loop: no pow call) against power 1 + 1e-12 (the pow loop every other power
   takes).
 

@@ -101,8 +101,9 @@ class SegmentTable:
         """An upper bound of cycles * progress over the cosine segments up to `last_step` (what bounds the angle
         of the cosines whose argument keeps growing; the other cosine shapes take cosines of at most pi)."""
         code = _shape_code("cosine")
+        cycle_code = _shape_code("cycle")
         cols = self.cols
-        if cols.shape[0] == 1 and _shape_code("cycle") not in self.codes[0]:  # one config: plain floats
+        if cols.shape[0] == 1 and cycle_code not in self.codes[0]:  # one config: plain floats
             if self._cosines is None:
                 rows = [cols[0, j].tolist() for j, row_code in enumerate(self.codes[0].tolist()) if row_code == code]
                 self._cosines = [(abs(c[L.P0]), c[L.ORIGIN] - c[L.SHIFT], c[L.SPAN]) for c in rows]
@@ -116,7 +117,7 @@ class SegmentTable:
         reach = np.maximum(0.0, last_step + 1.0 - cols[:, :, L.ORIGIN] + cols[:, :, L.SHIFT])
         # a cycled segment's progress stays within its cycle (positions and span stretch alike)
         for j in range(self.codes.shape[1]):
-            if self.codes[0, j] == _shape_code("cycle"):
+            if self.codes[0, j] == cycle_code:
                 members = slice(j + 1, j + 1 + int(cols[0, j, L.CYCLE_SEGMENTS]))
                 local = cols[:, j, None, L.CYCLE_PERIOD] - cols[:, members, L.ORIGIN] + cols[:, members, L.SHIFT]
                 reach[:, members] = np.maximum(0.0, local)
@@ -315,16 +316,19 @@ def schedule_of(name: Any, params: dict[str, Any]) -> Schedule:
     return schedule(name, **params)
 
 
-def _rows(items: list[Any]) -> list[tuple[Any, dict[str, Any] | None, Cycle | None]]:
-    """(shape, segment columns, cycle) per table row: a cycle's head row, then its segments."""
+def _rows(items: list[Any]) -> tuple[list[tuple[Any, dict[str, Any] | None, Cycle | None]], list[int]]:
+    """(shape, segment columns, cycle) per table row (a cycle's head row, then its segments), and the indices of the
+    top-level rows (those a cycle does not repeat)."""
     rows: list[tuple[Any, dict[str, Any] | None, Cycle | None]] = []
+    top: list[int] = []
     for item in items:
+        top.append(len(rows))
         if isinstance(item, Segment):
             rows.append((item.shape, item.columns, None))
         else:
             rows.append(("cycle", None, item))
             rows.extend((member.shape, member.columns, None) for member in item.segments)
-    return rows
+    return rows, top
 
 
 def _cycle_columns(cycle: Cycle) -> dict[int, Any]:
@@ -339,44 +343,48 @@ def _cycle_columns(cycle: Cycle) -> dict[int, Any]:
     }
 
 
-# a segment's columns in table order (None: a cycle column, which a plain segment leaves at its default)
-_SEGMENT_ORDER = [next((k for k, v in _SEGMENT_COLUMN_INDEX.items() if v == i), None) for i in range(L.NUM_COLUMNS)]
-
-
-def _row_values(columns: dict[str, Any] | None, cycle: Cycle | None) -> list[Any]:
-    """A table row's NUM_COLUMNS values (floats, or per-config arrays)."""
-    if cycle is not None:
-        row = list(_CYCLE_DEFAULT_ROW)
-        for index, value in _cycle_columns(cycle).items():
-            row[index] = value
-        return row
-    return [columns[name] if name is not None else _CYCLE_DEFAULT_ROW[i] for i, name in enumerate(_SEGMENT_ORDER)]
+def _row_values(columns: dict[str, Any] | None, cycle: Cycle | None) -> tuple[list[Any], list[tuple[int, Any]]]:
+    """A table row's NUM_COLUMNS values with 0.0 where a column holds per-config arrays, and those (index, array)."""
+    row = list(_CYCLE_DEFAULT_ROW)
+    per_config = []
+    given = _cycle_columns(cycle).items() if cycle is not None else columns.items()
+    for key, value in given:
+        index = key if cycle is not None else _SEGMENT_COLUMN_INDEX[key]
+        if type(value) is not float and segments.is_array(value):
+            per_config.append((index, value))
+            value = 0.0
+        row[index] = value
+    return row, per_config
 
 
 def _pack_items(items: list[Any], n: int) -> SegmentTable:
-    rows = _rows(items)
+    rows, top = _rows(items)
     num_rows = len(rows)
     cycle_code = _shape_code("cycle")
     values = [_row_values(columns, cycle) for _, columns, cycle in rows]
-    top = [r for r in range(num_rows) if not _is_member(rows, r)]
     if n == 1 and all(isinstance(shape, str) and shape != "cycle" for shape, _, _ in rows):
         # one config without cycles (a trajectory, a scheduler): plain floats, then one array call
         try:
             previous = -math.inf
-            for row in values:
+            for row, per_config in values:
+                if per_config:  # a per-config array of length 1 somewhere: the general path
+                    raise ValueError
                 row[L.START] = previous = max(float(row[L.START]), previous)
-            cols = np.array([values], dtype=np.float64)
-        except (ValueError, TypeError):  # a per-config array of length 1 somewhere: the general path
+            cols = np.array([[row for row, _ in values]], dtype=np.float64)
+        except (ValueError, TypeError):
             pass
         else:
             codes = np.array([[_shape_code(shape) for shape, _, _ in rows]])
             _drop_idle_floors(codes, cols, top)
             return _checked(SegmentTable(codes, cols, np.ones(1, dtype=np.int64) * num_rows, np.ones(1)), rows)
     codes = np.empty((n, num_rows), dtype=np.int64)
-    cols = np.empty((n, num_rows, L.NUM_COLUMNS), dtype=np.float64)
     for r, (shape, _, _) in enumerate(rows):
         codes[:, r] = cycle_code if isinstance(shape, str) and shape == "cycle" else _codes_of(shape, n)
-        for index, value in enumerate(values[r]):
+    # the scalars in one broadcast, then the per-config arrays column by column
+    cols = np.empty((n, num_rows, L.NUM_COLUMNS), dtype=np.float64)
+    cols[:] = [row for row, _ in values]
+    for r, (_, per_config) in enumerate(values):
+        for index, value in per_config:
             cols[:, r, index] = value
     _order_starts(codes, cols, top)
     _drop_idle_floors(codes, cols, top)
@@ -384,7 +392,7 @@ def _pack_items(items: list[Any], n: int) -> SegmentTable:
 
 
 def _checked(table: SegmentTable, rows: list[Any]) -> SegmentTable:
-    if np.isnan(table.cols).any():
+    if np.isnan(table.cols.min(initial=0.0)):  # (min is NaN where any value is)
         r = int(np.argwhere(np.isnan(table.cols))[0, 1])
         raise ValueError(f"the schedule's parameters give an undefined (NaN) column in its segment {r} ({rows[r][0]})")
     return table
@@ -395,16 +403,16 @@ def _drop_idle_floors(codes: np.ndarray, cols: np.ndarray, top: list[int]) -> No
     and OFFSET >= LOW (transformers' max(0.0, ...) around its cosines). The values are the same; the loops skip
     the max. (A cycle's segments keep theirs: the cycle scales them.)"""
     fraction_codes = _fraction_codes()
+    first_codes = codes[0].tolist()
+    one_shape = (codes == codes[0]).all(axis=0).tolist()  # per segment: every config has the same shape there
     for j in top:
-        shapes = codes[:, j]
-        one_shape = (shapes == shapes[0]).all()  # every config's segment j has one shape (no per-config shapes)
-        if one_shape and shapes[0] not in fraction_codes:
+        if one_shape[j] and first_codes[j] not in fraction_codes:
             continue
         c = cols[:, j]
         idle = (c[:, L.SCALE] >= 0.0) & (c[:, L.OFFSET] >= c[:, L.LOW])
-        if not one_shape:
-            idle &= np.isin(shapes, list(fraction_codes))
-        c[idle, L.LOW] = -np.inf
+        if not one_shape[j]:
+            idle &= np.isin(codes[:, j], list(fraction_codes))
+        np.copyto(c[:, L.LOW], -np.inf, where=idle)
 
 
 @functools.cache
@@ -414,29 +422,17 @@ def _fraction_codes() -> frozenset[int]:
     return frozenset(_shape_code(name) for name in FRACTION_SHAPES)
 
 
-def _is_member(rows: list[Any], r: int) -> bool:
-    """Whether row r is a segment a cycle repeats."""
-    j = 0
-    while j < len(rows):
-        cycle = rows[j][2]
-        width = 1 + (len(cycle.segments) if cycle is not None else 0)
-        if j < r < j + width:
-            return True
-        j += width
-    return False
-
-
 def _order_starts(codes: np.ndarray, cols: np.ndarray, top: list[int]) -> None:
     """Top-level starts made non-decreasing, and a limited cycle's successor started where its last cycle ends."""
-    from .kernels import cpu
-
     cycle_code = _shape_code("cycle")
-    previous = np.full(cols.shape[0], -np.inf)
+    previous = None
     for position, r in enumerate(top):
-        start = np.maximum(cols[:, r, L.START], previous)
-        cols[:, r, L.START] = start
-        previous = start
+        if previous is not None:
+            np.maximum(cols[:, r, L.START], previous, out=cols[:, r, L.START])
+        previous = cols[:, r, L.START]
         if codes[0, r] == cycle_code and position + 1 < len(top):
+            from .kernels import cpu
+
             limits = cols[:, r, L.CYCLE_LIMIT]
             ends = np.full(cols.shape[0], np.inf)  # configs whose cycles never end keep their successor's start
             for i in np.flatnonzero(np.isfinite(limits)):

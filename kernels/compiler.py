@@ -353,6 +353,9 @@ def parallel_allowed() -> bool:
     return not _forked_after_unsafe_layer
 
 
+_layer_in_use: str | None = None
+
+
 @contextlib.contextmanager
 def parallel_region(wanted: bool = True) -> Iterator[bool]:
     """Whether the caller may run a parallel kernel inside this block: `wanted`, the process can (parallel_allowed),
@@ -363,11 +366,14 @@ def parallel_region(wanted: bool = True) -> Iterator[bool]:
         with parallel_region(out.size >= THRESHOLD) as parallel:
             (parallel_kernel if parallel else serial_kernel)(out)
     """
+    global _layer_in_use
     if not (wanted and parallel_allowed()):
         yield False
         return
-    numba.get_num_threads()  # starts the threading layer, so that it is known
-    if _started_layer() not in EXCLUSIVE_LAYERS:
+    if _layer_in_use is None:  # (a started layer stays the process's, forked children's included)
+        numba.get_num_threads()  # starts the threading layer, so that it is known
+        _layer_in_use = _started_layer()
+    if _layer_in_use not in EXCLUSIVE_LAYERS:
         yield True
         return
     lock = _exclusive_lock

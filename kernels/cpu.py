@@ -256,10 +256,10 @@ def shapes_of(codes) -> tuple[int, ...]:
 
 # Whole numbers below this (steps, and ORIGIN, SHIFT and END) keep COUNTED's sums of three exact in float64.
 COUNTED_LIMIT = 2.0**51
-_POSITIONS = [L.ORIGIN, L.SHIFT, L.END]
 _CONSTANT = SHAPE_NAMES.index("constant")
-# COUNTED's conditions (no LOW, no POST_OFFSET), then PLAIN's (SCALE 1, OFFSET 0)
-_FORM_COLUMNS = [L.LOW, L.POST_OFFSET, L.SCALE, L.OFFSET]
+# The columns form_of reads: the positions, then COUNTED's conditions (no LOW, no POST_OFFSET), then PLAIN's (SCALE
+# 1, OFFSET 0), with the values those conditions ask for.
+_FORM_COLUMNS = [L.ORIGIN, L.SHIFT, L.END, L.LOW, L.POST_OFFSET, L.SCALE, L.OFFSET]
 _FORM_VALUES = np.array([-math.inf, 0.0, 1.0, 0.0])
 
 
@@ -267,12 +267,17 @@ def form_of(codes, cols) -> int:
     """The narrowest form whose loops compute these rows exactly as GENERAL's do (steps below COUNTED_LIMIT)."""
     if CYCLE in codes:
         return GENERAL
-    positions = cols[:, :, _POSITIONS]
-    size = np.abs(positions)
-    if not ((positions == np.floor(positions)) & ((size < COUNTED_LIMIT) | (size == math.inf))).all():
+    picked = cols[:, :, _FORM_COLUMNS]
+    positions = picked[:, :, :3]
+    if not (np.floor(positions) == positions).all():  # (NaN fails too)
         return GENERAL
-    # per column of _FORM_COLUMNS: whether every computed segment holds its _FORM_VALUES value there
-    holds = (cols[codes != _CONSTANT][:, _FORM_COLUMNS] == _FORM_VALUES).all(axis=0)
+    size = np.abs(positions)
+    if size.max(initial=0.0, where=size != math.inf) >= COUNTED_LIMIT:
+        return GENERAL
+    # per condition: whether every computed segment (not a constant) holds its _FORM_VALUES value
+    holds = picked[:, :, 3:] == _FORM_VALUES
+    holds[codes == _CONSTANT] = True
+    holds = holds.all(axis=(0, 1))
     if not (holds[0] and holds[1]):
         return GENERAL
     return PLAIN if holds[2] and holds[3] else COUNTED

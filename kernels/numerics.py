@@ -4,9 +4,10 @@ The kernels pass ``method`` as a compile-time constant, so the other branches fo
 
 - ``LIBM``: true divisions and libm's ``cos`` (what Python's ``math.cos`` calls) in the reference library's own
   order of operations: a reference's float64 values bit for bit.
-- ``REDUCED``: divisions correctly rounded without a division instruction per value (``divide_exact``: the same
-  quotients as LIBM), and the cosine of the reference's own float64 angle by range reduction and a polynomial
-  that LLVM vectorizes (libm's ``cos`` is a call it can't): within 1e-15 of LIBM at any angle below 5e7.
+- ``REDUCED``: divisions without a division instruction per value (``divide``: the reciprocal to twice float64's
+  precision, so every quotient a float64 holds, 0 and 1 among them, is exact), and the cosine of the reference's
+  own float64 angle by range reduction and a polynomial that LLVM vectorizes (libm's ``cos`` is a call it can't):
+  within 1e-15 of LIBM at any angle below 5e7.
 - ``TURNS``: as REDUCED, but the cosine is taken of the fraction of a turn ``elapsed * (cycles / span)`` (one
   reciprocal and no reduction): within 1e-15 + angle * 3.3e-16 of LIBM, so the bulk API uses it for small angles.
 
@@ -121,15 +122,16 @@ def floor_of(x, method):
 
 @register_jitable
 def divide(numerator, denominator, method):
-    """numerator / denominator, correctly rounded at every method; REDUCED and TURNS get it without a division
-    instruction per value: the reciprocal (computed once for a loop's fixed denominator), the quotient q, its exact
-    residual r = numerator - q * denominator (an fma) and one correction fma(r, reciprocal, q), which rounds to the
-    correctly rounded quotient (Markstein's theorem; no under- or overflow for step-sized operands)."""
+    """numerator / denominator: at LIBM a division; at REDUCED and TURNS, without a division instruction per value,
+    numerator times the reciprocal carried to twice float64's precision (head + tail, computed once for a loop's
+    fixed denominator: the tail from the head's exact residual 1 - denominator * head), in two operations. Within
+    2**-104 of the quotient before its one rounding, so every quotient float64 holds exactly comes out exactly: 0,
+    1 where numerator == denominator (the endpoints), and the rest is the quotient or its neighbour."""
     if method == LIBM:
         return numerator / denominator
-    reciprocal = 1.0 / denominator
-    quotient = numerator * reciprocal
-    return fma(fma(-quotient, denominator, numerator), reciprocal, quotient)
+    head = 1.0 / denominator
+    tail = fma(-denominator, head, 1.0) * head
+    return fma(numerator, head, numerator * tail)
 
 
 @register_jitable

@@ -1,7 +1,7 @@
 """The CPU kernels and their numerical building blocks, each checked against transformers or the exact values.
 
 - the cosines of REDUCED (the reference's angle, range reduced) and TURNS (the fraction of a turn) against libm,
-  and exactly 1 and 0 where libm's cosine is exactly 1 and -1; divide() correctly rounded at every method;
+  and exactly 1 and 0 where libm's cosine is exactly 1 and -1; divide() exact wherever the quotient is a float64;
 - every preset at each cosine method, serial and parallel, float64 and float32, num_cycles up to 100, steps to 3x
   the schedule's length, against transformers; LIBM bit for bit;
 - parallel tiles, start offsets and thread counts; constant segments filled with the shape's own value; rows of
@@ -123,19 +123,30 @@ def divide_reduced(numerator, denominator):
     return numerics.divide(numerator, denominator, numerics.REDUCED)
 
 
-def test_divide_rounds_as_a_division_does_at_every_method():
+def test_divide_is_exact_where_the_quotient_is_a_float64_and_at_most_a_neighbour_elsewhere():
+    """The fast methods' division: every quotient float64 holds (0, 1 where numerator == denominator, whole numbers,
+    halves, ...) exactly, any other the correctly rounded quotient or its neighbour (within 2**-104 before rounding:
+    a quotient that close to a rounding midpoint may round the other way)."""
     rng = np.random.default_rng(1)
     denominators = np.concatenate([rng.integers(1, 2**53, 30_000), rng.integers(1, 5_000, 30_000)]).astype(float)
-    multiples = rng.integers(0, 2**20, denominators.size) * denominators  # quotients next to whole numbers
-    numerators = np.concatenate(
-        [rng.integers(0, 2**53, denominators.size).astype(float), multiples - 1, multiples, multiples + 1]
-    )
-    numerators = np.clip(numerators, 0, 2**53 - 1)
-    denominators = np.resize(denominators, numerators.size)
-    np.testing.assert_array_equal(compiled(divide_reduced, numerators, denominators), numerators / denominators)
-    fractions = rng.uniform(0, 1e6, 50_000)
-    divisors = rng.uniform(1, 1e4, 50_000)
-    np.testing.assert_array_equal(compiled(divide_reduced, fractions, divisors), fractions / divisors)
+    quotients = rng.integers(0, 2**20, denominators.size).astype(float)
+    # the same denominators' multiples by whole numbers, halves and quarters (below 2**53: exact products)
+    for share in (1.0, 0.5, 0.25):
+        numerators = quotients * share * denominators
+        held = numerators < 2**53
+        got = compiled(divide_reduced, numerators[held], denominators[held])
+        np.testing.assert_array_equal(got, quotients[held] * share)
+    steps = rng.integers(1, 2**51, 20_000).astype(float)
+    np.testing.assert_array_equal(compiled(divide_reduced, steps, steps), 1.0)  # the end of a warmup: exactly 1
+    np.testing.assert_array_equal(compiled(divide_reduced, 0.0 * steps, steps), 0.0)
+    numerators = np.clip(rng.integers(0, 2**53, denominators.size).astype(float), 0, 2**53 - 1)
+    fractions, divisors = rng.uniform(0, 1e6, 50_000), rng.uniform(1, 1e4, 50_000)
+    cases = ((numerators, denominators), (quotients * denominators + 1, denominators), (fractions, divisors))
+    for top, bottom in cases:
+        expected = top / bottom
+        got = compiled(divide_reduced, top, bottom)
+        assert (np.abs(got - expected) <= np.spacing(expected)).all()
+        assert (got == expected).mean() > 0.999  # a neighbour only next to a midpoint
 
 
 def test_every_shape_is_registered_once_and_cycle_is_code_0():
