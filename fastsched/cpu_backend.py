@@ -94,10 +94,8 @@ _UNIT_BASE_LR = np.ones(1)
 def fill_multipliers(table: tables.SegmentTable, start: int, out: np.ndarray) -> np.ndarray:
     """The first config's values (multipliers) for steps start .. into `out` (1-D float64) at LIBM: a reference's
     float64 values bit for bit, on one core. The schedulers' tables: exact, and never the parallel runtime."""
-    from .kernels import cpu as cpu
-
     one = table.rows(slice(0, 1))
-    cpu.fill_table(
+    _cpu_kernels().fill_table(
         one.codes, one.cols, one.counts, _UNIT_BASE_LR, start, out.reshape(1, -1), numerics.LIBM, form=one.form
     )
     return out
@@ -105,9 +103,8 @@ def fill_multipliers(table: tables.SegmentTable, start: int, out: np.ndarray) ->
 
 def _fill_rows(table: tables.SegmentTable, start: int, out: np.ndarray, method: int) -> None:
     """Fill `out` with the table's rows (serial where a parallel region can't run: see compiler.parallel_region)."""
-    from .kernels import cpu as cpu
-
     global _parallel_runtime_started
+    cpu = _cpu_kernels()
     threshold = PARALLEL_THRESHOLD_WHEN_STARTED if _parallel_runtime_started else PARALLEL_THRESHOLD
     with compiler.parallel_region(out.size >= threshold) as parallel:
         cpu.fill_table(
@@ -123,6 +120,13 @@ def _fill_rows(table: tables.SegmentTable, start: int, out: np.ndarray, method: 
             table.form,
         )
     _parallel_runtime_started |= parallel
+
+
+@functools.cache
+def _cpu_kernels():
+    from .kernels import cpu  # (on first use: importing it registers every shape with numba)
+
+    return cpu
 
 
 def _chunks(shape: tuple[int, int], itemsize: int):

@@ -54,7 +54,9 @@ class SegmentTable:
     def shapes(self) -> tuple[int, ...]:
         """The sorted shape codes the table uses (the CPU kernels are specialized on them)."""
         if self._shapes is None:
-            self._shapes = tuple(sorted(set(self.codes.ravel().tolist())))
+            from .kernels import cpu
+
+            self._shapes = cpu.shapes_of(self.codes)
         return self._shapes
 
     @property
@@ -63,7 +65,7 @@ class SegmentTable:
         if self._form is None:
             from .kernels import cpu
 
-            self._form = cpu.form_of(self.codes, self.cols)
+            self._form = cpu.form_of(self.codes, self.cols, self.shapes)
         return self._form
 
     @property

@@ -263,9 +263,11 @@ _FORM_COLUMNS = [L.ORIGIN, L.SHIFT, L.END, L.LOW, L.POST_OFFSET, L.SCALE, L.OFFS
 _FORM_VALUES = np.array([-math.inf, 0.0, 1.0, 0.0])
 
 
-def form_of(codes, cols) -> int:
-    """The narrowest form whose loops compute these rows exactly as GENERAL's do (steps below COUNTED_LIMIT)."""
-    if CYCLE in codes:
+def form_of(codes, cols, shapes=None) -> int:
+    """The narrowest form whose loops compute these rows exactly as GENERAL's do (steps below COUNTED_LIMIT).
+    `shapes` (the table's shapes_of, when the caller has it) saves computing it."""
+    shapes = shapes_of(codes) if shapes is None else shapes
+    if CYCLE in shapes:
         return GENERAL
     picked = cols[:, :, _FORM_COLUMNS]
     positions = picked[:, :, :3]
@@ -276,7 +278,8 @@ def form_of(codes, cols) -> int:
         return GENERAL
     # per condition: whether every computed segment (not a constant) holds its _FORM_VALUES value
     holds = picked[:, :, 3:] == _FORM_VALUES
-    holds[codes == _CONSTANT] = True
+    if _CONSTANT in shapes:
+        holds[codes == _CONSTANT] = True
     holds = holds.all(axis=(0, 1))
     if not (holds[0] and holds[1]):
         return GENERAL
@@ -286,11 +289,12 @@ def form_of(codes, cols) -> int:
 def fill_table(codes, cols, counts, base_lrs, start, out, method, parallel=False, shapes=None, form=None):
     """out[i, j] = base_lrs[i] * the value of row i at step start + j, rounded once to out's dtype. `shapes` and
     `form` (the table's shapes_of and form_of, when the caller has them) save computing them."""
+    shapes = shapes_of(codes) if shapes is None else shapes
     if form is None:
-        form = form_of(codes, cols)
+        form = form_of(codes, cols, shapes)
     if not (start > -COUNTED_LIMIT and start + out.shape[1] < COUNTED_LIMIT):
         form = GENERAL
-    kernel = fill_kernel(method, form, parallel, shapes_of(codes) if shapes is None else shapes)
+    kernel = fill_kernel(method, form, parallel, shapes)
     if parallel:
         kernel(codes, cols, counts, base_lrs, start, out, get_num_threads())
     else:
