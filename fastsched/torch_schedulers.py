@@ -160,19 +160,22 @@ class TableScheduler(LambdaLR):
         and a multiply per group. Otherwise it is torch's step(): the order warnings and the deprecated
         ``step(epoch)``'s at the caller's line, tensor lrs filled in place, replaced lr_lambdas called.
         """
-        # _armed is the scheduler's own lr_lambdas once the step torch checks the call order at is past (None before):
-        # equal to lr_lambdas, and each group's lr still the float the last step set (not a tensor put there since,
-        # which torch's path below fills in place), the step is a table lookup.
-        if epoch is None and self.lr_lambdas == self._armed:
-            groups = self.optimizer.param_groups
+        # _armed is the scheduler's own lr_lambda once the step torch checks the call order at is past (None before).
+        # While every lr_lambda is still that one (none replaced, in place or not) and each group's lr still the float
+        # the last step set (not a tensor put there since, which torch's path below fills in place), a step is a
+        # table lookup. Identity checks, element by element: cheaper than comparing the lists.
+        armed = self._armed
+        if epoch is None and armed is not None:
             try:  # Trainer's two groups (decay / no decay), unrolled; other counts raise and take the loop below
-                first, second = groups
+                lambda_first, lambda_second = self.lr_lambdas
+                first, second = self.optimizer.param_groups
                 last_first, last_second = self._last_lr
             except ValueError:
-                last_lrs = self._last_lr
-                if len(groups) == len(last_lrs) == len(self.base_lrs) and all(
-                    group["lr"] is last
-                    for group, last in zip(groups, last_lrs)  # noqa: B905 (lengths checked)
+                lambdas, groups, last_lrs = self.lr_lambdas, self.optimizer.param_groups, self._last_lr
+                if (
+                    len(groups) == len(last_lrs) == len(self.base_lrs) == len(lambdas)
+                    and all(lr_lambda is armed for lr_lambda in lambdas)
+                    and all(group["lr"] is last for group, last in zip(groups, last_lrs))  # noqa: B905 (lengths checked)
                 ):
                     step = self.last_epoch + 1
                     multiplier = self._table.multiplier(step)
@@ -183,7 +186,12 @@ class TableScheduler(LambdaLR):
                     self.last_epoch = step
                     return
             else:
-                if first["lr"] is last_first and second["lr"] is last_second:
+                if (
+                    lambda_first is armed
+                    and lambda_second is armed
+                    and first["lr"] is last_first
+                    and second["lr"] is last_second
+                ):
                     step = self.last_epoch + 1
                     # ScheduleTable.multiplier, inlined (a call costs as much as the rest)
                     multiplier = self._values[step] if 0 <= step < self._size else self._multiplier_past_table(step)
@@ -219,7 +227,7 @@ class TableScheduler(LambdaLR):
             group["lr"].clone() if isinstance(group["lr"], Tensor) else group["lr"] for group, _ in updates
         ]
         if self._step_count > 1:
-            self._armed = self._table_lambdas
+            self._armed = self._table_lambdas[0]
 
     def _multiplier_past_table(self, step: int) -> float:
         multiplier = self._table.multiplier(step)  # may grow the table: read its values and size again

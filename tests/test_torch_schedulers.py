@@ -538,6 +538,28 @@ def test_replaced_lr_lambdas_are_called_as_lambdalr_calls_them():
     step_side_by_side(ours, theirs, 30)
 
 
+@pytest.mark.parametrize("num_groups", [2, 3])
+def test_an_lr_lambda_changed_in_place_in_the_schedulers_own_list_is_called(num_groups):
+    """Past the step that arms the table lookup, a change to one item of the scheduler's own lr_lambdas list (the
+    list object kept) is honoured at the next step, as LambdaLR honours it; putting the item back restores it."""
+
+    def optimizer() -> torch.optim.Optimizer:
+        groups = [{"params": [torch.zeros(1, requires_grad=True)], "lr": 1e-3 * scale} for scale in (1, 0.5, 2)]
+        return torch.optim.SGD(groups[:num_groups], lr=1e-3)
+
+    ours = build(fastsched, "linear", optimizer(), FIXED_CONFIGS["linear"])
+    theirs = build(transformers, "linear", optimizer(), FIXED_CONFIGS["linear"])
+    step_side_by_side(ours, theirs, 5)
+    own = ours.lr_lambdas[1]
+    for scheduler in (ours, theirs):
+        scheduler.lr_lambdas[1] = lambda step: 0.25
+    step_side_by_side(ours, theirs, 3)
+    assert ours.get_last_lr()[1] == 0.25 * 0.5e-3
+    ours.lr_lambdas[1] = own
+    theirs.lr_lambdas[1] = theirs.lr_lambdas[0]
+    step_side_by_side(ours, theirs, 5)
+
+
 # -- counts as transformers takes them: floats and negative values ------------------------------------------------
 
 COUNT_PARAMETERS = ("num_warmup_steps", "num_training_steps", "num_decay_steps", "num_stable_steps", "timescale")
