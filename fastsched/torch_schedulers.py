@@ -171,19 +171,7 @@ class TableScheduler(LambdaLR):
                 first, second = self.optimizer.param_groups
                 last_first, last_second = self._last_lr
             except ValueError:
-                lambdas, groups, last_lrs = self.lr_lambdas, self.optimizer.param_groups, self._last_lr
-                if (
-                    len(groups) == len(last_lrs) == len(self.base_lrs) == len(lambdas)
-                    and all(lr_lambda is armed for lr_lambda in lambdas)
-                    and all(group["lr"] is last for group, last in zip(groups, last_lrs))  # noqa: B905 (lengths checked)
-                ):
-                    step = self.last_epoch + 1
-                    multiplier = self._table.multiplier(step)
-                    self._last_lr = lrs = [base_lr * multiplier for base_lr in self.base_lrs]
-                    for group, lr in zip(groups, lrs):  # noqa: B905 (lengths checked; strict= is slow)
-                        group["lr"] = lr
-                    self._step_count += 1
-                    self.last_epoch = step
+                if self._step_from_table(armed):
                     return
             else:
                 if (
@@ -228,6 +216,25 @@ class TableScheduler(LambdaLR):
         ]
         if self._step_count > 1:
             self._armed = self._table_lambdas[0]
+
+    def _step_from_table(self, armed: functools.partial) -> bool:
+        """step()'s table lookup for any number of groups (step() unrolls two): False where torch's step must run.
+        (Its own method: the comprehensions here would make step()'s locals cells, which cost every step.)"""
+        lambdas, groups, last_lrs = self.lr_lambdas, self.optimizer.param_groups, self._last_lr
+        if not (
+            len(groups) == len(last_lrs) == len(self.base_lrs) == len(lambdas)
+            and all(lr_lambda is armed for lr_lambda in lambdas)
+            and all(group["lr"] is last for group, last in zip(groups, last_lrs))  # noqa: B905 (lengths checked)
+        ):
+            return False
+        step = self.last_epoch + 1
+        multiplier = self._table.multiplier(step)
+        self._last_lr = lrs = [base_lr * multiplier for base_lr in self.base_lrs]
+        for group, lr in zip(groups, lrs):  # noqa: B905 (lengths checked; strict= is slow)
+            group["lr"] = lr
+        self._step_count += 1
+        self.last_epoch = step
+        return True
 
     def _multiplier_past_table(self, step: int) -> float:
         multiplier = self._table.multiplier(step)  # may grow the table: read its values and size again
