@@ -364,21 +364,16 @@ def _pack_items(items: list[Any], n: int) -> SegmentTable:
     num_rows = len(rows)
     cycle_code = _shape_code("cycle")
     values = [_row_values(columns, cycle) for _, columns, cycle in rows]
-    if n == 1 and all(isinstance(shape, str) and shape != "cycle" for shape, _, _ in rows):
+    one_config_of_scalars = n == 1 and not any(per_config for _, per_config in values)
+    if one_config_of_scalars and all(isinstance(shape, str) and shape != "cycle" for shape, _, _ in rows):
         # one config without cycles (a trajectory, a scheduler): plain floats, then one array call
-        try:
-            previous = -math.inf
-            for row, per_config in values:
-                if per_config:  # a per-config array of length 1 somewhere: the general path
-                    raise ValueError
-                row[L.START] = previous = max(float(row[L.START]), previous)
-            cols = np.array([[row for row, _ in values]], dtype=np.float64)
-        except (ValueError, TypeError):
-            pass
-        else:
-            codes = np.array([[_shape_code(shape) for shape, _, _ in rows]])
-            _drop_idle_floors(codes, cols, top)
-            return _checked(SegmentTable(codes, cols, np.ones(1, dtype=np.int64) * num_rows, np.ones(1)), rows)
+        previous = -math.inf
+        for row, _ in values:
+            row[L.START] = previous = max(float(row[L.START]), previous)
+        cols = np.array([[row for row, _ in values]], dtype=np.float64)
+        codes = np.array([[_shape_code(shape) for shape, _, _ in rows]])
+        _drop_idle_floors(codes, cols, top)
+        return _checked(SegmentTable(codes, cols, np.ones(1, dtype=np.int64) * num_rows, np.ones(1)), rows)
     codes = np.empty((n, num_rows), dtype=np.int64)
     for r, (shape, _, _) in enumerate(rows):
         codes[:, r] = cycle_code if isinstance(shape, str) and shape == "cycle" else _codes_of(shape, n)

@@ -110,9 +110,9 @@ class TableScheduler(LambdaLR):
             polynomial's `lr_end` and `min_lr` are relative to `optimizer.defaults["lr"]`, as in transformers.
     """
 
-    # The table, its values and size (what a step reads: the table may replace them as it grows) and the lr_lambdas
+    # The table, its values and size (what a step reads: the table may replace them as it grows) and the lr_lambda
     # it was built with: caches, outside the __dict__ that is the scheduler's state.
-    __slots__ = ("_armed", "_size", "_table", "_table_lambdas", "_values")
+    __slots__ = ("_armed", "_lr_lambda", "_size", "_table", "_values")
 
     def __init__(self, optimizer: Optimizer, name: str | enum.Enum, last_epoch: int = -1, **schedule_params: Any):
         if not isinstance(optimizer, Optimizer):
@@ -120,8 +120,7 @@ class TableScheduler(LambdaLR):
         last_epoch = whole_step("last_epoch", last_epoch)
         self._table = ScheduleTable.for_optimizer(name, optimizer, schedule_params)
         self._values, self._size = self._table.values, self._table.size
-        lr_lambda = functools.partial(ScheduleFunction(self._table), **self._table.keywords)
-        self._table_lambdas = [lr_lambda] * len(optimizer.param_groups)
+        self._lr_lambda = lr_lambda = functools.partial(ScheduleFunction(self._table), **self._table.keywords)
         self._armed = None  # step()'s table lookup waits for the step that checks the call order
         super().__init__(optimizer, lr_lambda, last_epoch)
 
@@ -148,7 +147,7 @@ class TableScheduler(LambdaLR):
         if not self._get_lr_called_within_step:
             warnings.warn(_GET_LR_OUTSIDE_STEP, UserWarning, stacklevel=2)
         step = self.last_epoch
-        if self.lr_lambdas == self._table_lambdas:
+        if self._lambdas_are_own():
             multiplier = self._table.multiplier(step)
             return [base_lr * multiplier for base_lr in self.base_lrs]
         return [base_lr * lr_lambda(step) for lr_lambda, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)]
@@ -171,7 +170,7 @@ class TableScheduler(LambdaLR):
                 first, second = self.optimizer.param_groups
                 last_first, last_second = self._last_lr
             except ValueError:
-                if self._step_from_table(armed):
+                if self._step_from_table():
                     return
             else:
                 if (
@@ -215,15 +214,20 @@ class TableScheduler(LambdaLR):
             group["lr"].clone() if isinstance(group["lr"], Tensor) else group["lr"] for group, _ in updates
         ]
         if self._step_count > 1:
-            self._armed = self._table_lambdas[0]
+            self._armed = self._lr_lambda
 
-    def _step_from_table(self, armed: functools.partial) -> bool:
+    def _lambdas_are_own(self) -> bool:
+        """Whether lr_lambdas is still the scheduler's own lr_lambda, one per group (none replaced, in place or not)."""
+        lambdas = self.lr_lambdas
+        return len(lambdas) == len(self.base_lrs) and all(lr_lambda is self._lr_lambda for lr_lambda in lambdas)
+
+    def _step_from_table(self) -> bool:
         """step()'s table lookup for any number of groups (step() unrolls two): False where torch's step must run.
         (Its own method: the comprehensions here would make step()'s locals cells, which cost every step.)"""
-        lambdas, groups, last_lrs = self.lr_lambdas, self.optimizer.param_groups, self._last_lr
+        groups, last_lrs = self.optimizer.param_groups, self._last_lr
         if not (
-            len(groups) == len(last_lrs) == len(self.base_lrs) == len(lambdas)
-            and all(lr_lambda is armed for lr_lambda in lambdas)
+            len(groups) == len(last_lrs) == len(self.base_lrs)
+            and self._lambdas_are_own()
             and all(group["lr"] is last for group, last in zip(groups, last_lrs))  # noqa: B905 (lengths checked)
         ):
             return False

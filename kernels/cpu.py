@@ -118,6 +118,7 @@ def _fill_segment(codes, method, form):
     body = ""
     constant = SHAPE_NAMES.index("constant")
     if constant in codes:
+        namespace[f"shape_{constant}"] = SHAPES[constant]
         body += (
             f"if code == {constant}:\n"
             f"    value = base_lr * finish(shape_{constant}(first_step, c, method), c)\n"
@@ -135,8 +136,6 @@ def _fill_segment(codes, method, form):
         else:
             body += _indented(loop.format(shape=f"shape_{code}", columns="c"), 4)
     body += ("else:\n" if branches else "if True:\n") + "    out[:] = math.nan\n"
-    if constant in codes:
-        namespace[f"shape_{constant}"] = SHAPES[constant]
     exec("def fill_segment(code, out, first_step, c, base_lr):\n" + _indented(body, 4), namespace)
     return _named(f"fill_segment_{METHOD_NAMES[method]}_{FORM_NAMES[form]}_{_names(codes)}")(namespace["fill_segment"])
 
